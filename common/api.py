@@ -1,0 +1,138 @@
+"""Building blocks shared by the REST services: strict input, cursor pages and a CRUD viewset."""
+
+import uuid
+from typing import Any, ClassVar
+
+from rest_framework import serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from common.errors import NotFound
+from common.store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects fields it does not know instead of silently dropping them."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
+        errors = {name: ["Unknown field."] for name in unknown}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({**exc.detail, **errors}) from None
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class PageQuerySerializer(serializers.Serializer):
+    cursor = serializers.CharField(required=False, max_length=200, help_text="next_cursor of the previous page")
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        default=DEFAULT_PAGE_SIZE,
+        help_text=f"Page size; values above {MAX_PAGE_SIZE} are capped to {MAX_PAGE_SIZE}.",
+    )
+
+    def validate_limit(self, value: int) -> int:
+        return min(value, MAX_PAGE_SIZE)
+
+
+def page_serializer(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+    """The documented shape of one list page of `item`."""
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "results": item(many=True),
+            "next_cursor": serializers.CharField(allow_null=True),
+            "next": serializers.URLField(allow_null=True),
+        },
+    )
+
+
+def page_response(request: Request, items: list[Any], next_cursor: str | None, serializer: type) -> Response:
+    next_url = None
+    if next_cursor:
+        query = request.query_params.copy()
+        query["cursor"] = next_cursor
+        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return Response({"results": serializer(items, many=True).data, "next_cursor": next_cursor, "next": next_url})
+
+
+def parse_entity_id(value: str) -> str:
+    """An id in a URL that is not a UUID names nothing: 404, like any unknown id."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise NotFound("Not found.") from None
+
+
+class EntityViewSet(viewsets.ViewSet):
+    """List/create/retrieve/replace/patch/delete over a service module; subclasses name the pieces.
+
+    Views stay thin: validate with a serializer, call the service, serialize what it returns.
+    """
+
+    lookup_value_regex = "[^/]+"
+    output_serializer: ClassVar[type[serializers.Serializer]]
+    input_serializer: ClassVar[type[serializers.Serializer]]
+
+    def service_list(self, *, cursor: str | None, limit: int) -> tuple[list[Any], str | None]:
+        raise NotImplementedError
+
+    def service_get(self, entity_id: str) -> Any:
+        raise NotImplementedError
+
+    def service_create(self, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def service_update(self, entity_id: str, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def service_delete(self, entity_id: str) -> None:
+        raise NotImplementedError
+
+    def list(self, request: Request) -> Response:
+        query = PageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        items, next_cursor = self.service_list(
+            cursor=query.validated_data.get("cursor"), limit=query.validated_data["limit"]
+        )
+        return page_response(request, items, next_cursor, self.output_serializer)
+
+    def create(self, request: Request) -> Response:
+        payload = self.input_serializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        entity = self.service_create(payload.validated_data)
+        return Response(self.output_serializer(entity).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(self.output_serializer(self.service_get(parse_entity_id(pk))).data)
+
+    def update(self, request: Request, pk: str) -> Response:
+        return self._change(request, pk, partial=False)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self._change(request, pk, partial=True)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        self.service_delete(parse_entity_id(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _change(self, request: Request, pk: str, *, partial: bool) -> Response:
+        entity_id = parse_entity_id(pk)
+        payload = self.input_serializer(data=request.data, partial=partial)
+        payload.is_valid(raise_exception=True)
+        entity = self.service_update(entity_id, payload.validated_data)
+        return Response(self.output_serializer(entity).data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """Only a JSON integer: no strings, floats ("1.0" included) or booleans."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)

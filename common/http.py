@@ -1,0 +1,70 @@
+"""HTTP calls to our other services: one pooled session per target, explicit timeouts,
+bounded retries for idempotent requests, and the current request id passed on."""
+
+import logging
+import time
+from typing import Any
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from common import __version__, context, metrics
+from common.errors import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceClient:
+    """JSON GETs against one service; a 404 is an answer, anything unusable is ServiceUnavailable."""
+
+    def __init__(self, *, name: str, base_url: str) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+        retry = Retry(
+            total=settings.HTTP_GET_RETRIES,
+            connect=settings.HTTP_GET_RETRIES,
+            read=settings.HTTP_GET_RETRIES,
+            status=settings.HTTP_GET_RETRIES,
+            status_forcelist=(502, 503, 504),
+            allowed_methods=frozenset({"GET", "HEAD"}),
+            backoff_factor=0.05,
+            raise_on_status=False,
+            respect_retry_after_header=False,
+        )
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"{settings.SERVICE_NAME}/{__version__}"
+        self.session.mount("http://", HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16))
+
+    def get_json(self, path: str) -> dict[str, Any] | None:
+        url = f"{self.base_url}{path}"
+        headers = {"Accept": "application/json"}
+        if request_id := context.request_id.get():
+            headers["X-Request-ID"] = request_id
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            response = self.session.get(url, headers=headers, timeout=self.timeout)
+            outcome = str(response.status_code)
+        except requests.Timeout as exc:
+            outcome = "timeout"
+            raise self._unavailable(f"did not answer within {self.timeout[1]:g}s", exc) from None
+        except requests.RequestException as exc:
+            raise self._unavailable("is unreachable", exc) from None
+        finally:
+            metrics.OUTBOUND_SECONDS.labels(self.name, outcome).observe(time.perf_counter() - started)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._unavailable(f"answered HTTP {response.status_code}", None)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise self._unavailable("answered with a body that is not JSON", exc) from None
+
+    def _unavailable(self, what: str, exc: Exception | None) -> ServiceUnavailable:
+        logger.warning("%s service %s", self.name, what, extra={"target": self.name, "error": repr(exc)})
+        return ServiceUnavailable(f"The {self.name} service {what}; nothing was saved. Try again shortly.")

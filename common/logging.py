@@ -1,0 +1,30 @@
+"""Log records as one JSON object per line, with the current request id when there is one."""
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from django.conf import settings
+
+from common import context
+
+_STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "service": getattr(settings, "SERVICE_NAME", ""),
+            "host": getattr(settings, "SERVED_BY", ""),
+            "msg": record.getMessage(),
+        }
+        request_id = context.request_id.get()
+        if request_id:
+            entry["request_id"] = request_id
+        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS})
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)

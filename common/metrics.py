@@ -1,0 +1,34 @@
+"""Prometheus metrics; under gunicorn every worker writes to PROMETHEUS_MULTIPROC_DIR and /metrics sums them."""
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+REQUESTS = Counter("http_requests_total", "HTTP requests served", ["method", "route", "status"])
+REQUEST_SECONDS = Histogram(
+    "http_request_duration_seconds",
+    "Time to serve an HTTP request",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+REDIS_SECONDS = Histogram(
+    "redis_command_duration_seconds",
+    "Time spent in one store operation against Redis",
+    ["operation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+)
+OUTBOUND_SECONDS = Histogram(
+    "outbound_request_duration_seconds",
+    "Time of calls to other services",
+    ["target", "outcome"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+def render() -> tuple[bytes, str]:
+    """The metrics of all workers of this process group, in Prometheus text format."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

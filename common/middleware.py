@@ -1,0 +1,69 @@
+"""Per-request context: request id, served-by and version headers, metrics and one JSON log line."""
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+import redis.exceptions
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from common import context, metrics
+from common.errors import STORAGE_DOWN_MESSAGE, json_error
+
+logger = logging.getLogger("request")
+
+# Accept a caller's id only when it is short and plain, so it is safe in headers and logs.
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def incoming_request_id(request: HttpRequest) -> str:
+    candidate = request.headers.get("X-Request-ID", "")
+    return candidate if _VALID_REQUEST_ID.match(candidate) else uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        request_id = incoming_request_id(request)
+        token = context.request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            context.request_id.reset(token)
+        response["X-Request-ID"] = request_id
+        response["X-Served-By"] = settings.SERVED_BY
+        response["X-Service-Version"] = settings.SERVICE_VERSION
+        self._record(request, response, request_id, time.perf_counter() - started)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """Views outside DRF (health, frontend) get the same 503 as the API when Redis is down."""
+        if isinstance(exception, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+            logger.warning("redis unavailable: %s", exception)
+            return json_error("service_unavailable", STORAGE_DOWN_MESSAGE, 503)
+        return None
+
+    @staticmethod
+    def _record(request: HttpRequest, response: HttpResponse, request_id: str, seconds: float) -> None:
+        match = getattr(request, "resolver_match", None)
+        route = match.route if match is not None and match.route else "unmatched"
+        metrics.REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        metrics.REQUEST_SECONDS.labels(request.method, route).observe(seconds)
+        if route in {"healthz", "readyz", "metrics"}:
+            return
+        logger.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(seconds * 1000, 2),
+            },
+        )

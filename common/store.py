@@ -1,0 +1,205 @@
+"""Entities in Redis: one hash per entity, sorted-set indexes (score = creation time) for listing.
+
+Every write that touches more than one key runs as one MULTI/EXEC transaction, so a crash or a
+lost connection never leaves a hash without its index entry or the other way round.
+"""
+
+import base64
+import binascii
+import dataclasses
+import time
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+from django_redis import get_redis_connection
+
+from common import metrics
+from common.errors import ApplicationError
+
+T = typing.TypeVar("T")
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+class InvalidCursor(ApplicationError):
+    code = "validation_error"
+
+    def __init__(self) -> None:
+        super().__init__("Invalid input.", fields={"cursor": ["This cursor is not valid."]})
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A key that at most one write may set (e.g. an idempotency key), with its value and lifetime."""
+
+    key: str
+    value: str
+    ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, str]]
+    next_cursor: str | None
+
+
+def now_score() -> float:
+    """Microseconds since the epoch: unique enough to order entities, exact in a double."""
+    return float(time.time_ns() // 1000)
+
+
+def encode_cursor(score: float, member: str) -> str:
+    return base64.urlsafe_b64encode(f"{int(score)}:{member}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        score, member = raw.split(":", 1)
+        return float(int(score)), member
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursor() from None
+
+
+@contextmanager
+def timed(operation: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        metrics.REDIS_SECONDS.labels(operation).observe(time.perf_counter() - started)
+
+
+class EntityStore:
+    """Hashes `<kind>:<id>` listed newest first through the sorted set `<kind>:index`."""
+
+    def __init__(self, kind: str, connection: redis.Redis | None = None) -> None:
+        self.kind = kind
+        self.index_key = f"{kind}:index"
+        self._connection = connection
+
+    @property
+    def redis(self) -> redis.Redis:
+        return self._connection or get_redis_connection("default")
+
+    def key(self, entity_id: str) -> str:
+        return f"{self.kind}:{entity_id}"
+
+    def load(self, entity_id: str) -> dict[str, str] | None:
+        with timed(f"{self.kind}.load"):
+            row = self.redis.hgetall(self.key(entity_id))
+        return row or None
+
+    def insert(
+        self,
+        entity_id: str,
+        fields: Mapping[str, str],
+        *,
+        score: float,
+        extra_indexes: Sequence[str] = (),
+        claim: Claim | None = None,
+    ) -> str | None:
+        """Write the hash and its index entries in one transaction.
+
+        With a claim, the write happens only if nobody holds the claim's key yet (checked under
+        WATCH, so two racing writers cannot both win); the current holder's value is returned
+        instead, and None means this entity was written.
+        """
+        with timed(f"{self.kind}.insert"), self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    if claim is not None:
+                        pipe.watch(claim.key)
+                        holder = pipe.get(claim.key)
+                        if holder:
+                            return holder
+                        pipe.multi()
+                        pipe.set(claim.key, claim.value, ex=claim.ttl_seconds)
+                    pipe.hset(self.key(entity_id), mapping=dict(fields))
+                    for index_key in (self.index_key, *extra_indexes):
+                        pipe.zadd(index_key, {entity_id: score})
+                    pipe.execute()
+                    return None
+                except redis.WatchError:
+                    continue
+
+    def update(self, entity_id: str, fields: Mapping[str, str]) -> dict[str, str] | None:
+        """Change fields of an existing entity; None when it does not exist (never recreates it)."""
+        key = self.key(entity_id)
+        with timed(f"{self.kind}.update"), self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    if not pipe.exists(key):
+                        return None
+                    pipe.multi()
+                    pipe.hset(key, mapping=dict(fields))
+                    pipe.hgetall(key)
+                    return pipe.execute()[-1]
+                except redis.WatchError:
+                    continue
+
+    def delete(self, entity_id: str) -> bool:
+        with timed(f"{self.kind}.delete"):
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.delete(self.key(entity_id))
+            pipe.zrem(self.index_key, entity_id)
+            deleted, _ = pipe.execute()
+        return bool(deleted)
+
+    def page(self, *, index_key: str | None = None, cursor: str | None, limit: int) -> Page:
+        """Newest first; the cursor is the (score, id) of the last row of the previous page."""
+        index_key = index_key or self.index_key
+        after = decode_cursor(cursor) if cursor else None
+        with timed(f"{self.kind}.page"):
+            entries = self._entries_after(index_key, after, limit + 1)
+            pipe = self.redis.pipeline(transaction=False)
+            for member, _ in entries[:limit]:
+                pipe.hgetall(self.key(member))
+            rows = [row for row in pipe.execute() if row]
+        next_cursor = encode_cursor(entries[limit - 1][1], entries[limit - 1][0]) if len(entries) > limit else None
+        return Page(rows=rows, next_cursor=next_cursor)
+
+    def _entries_after(self, index_key: str, after: tuple[float, str] | None, wanted: int) -> list[tuple[str, float]]:
+        max_score: float | str = after[0] if after else "+inf"
+        entries: list[tuple[str, float]] = []
+        offset = 0
+        while len(entries) < wanted:
+            batch = self.redis.zrevrangebyscore(index_key, max_score, "-inf", start=offset, num=wanted, withscores=True)
+            if not batch:
+                break
+            offset += len(batch)
+            # Entities sharing the cursor's score come in descending id order; skip those already served.
+            entries.extend(
+                (member, score) for member, score in batch if after is None or score < after[0] or member < after[1]
+            )
+        return entries[:wanted]
+
+
+def to_row(entity: object) -> dict[str, str]:
+    """A dataclass as Redis hash fields: strings only (ISO datetimes, exact decimals), never pickle."""
+    return {
+        field.name: _encode(getattr(entity, field.name))
+        for field in dataclasses.fields(entity)  # type: ignore[arg-type]
+    }
+
+
+def from_row(cls: type[T], row: Mapping[str, str]) -> T:
+    """The dataclass `cls` rebuilt from hash fields written by to_row."""
+    hints = typing.get_type_hints(cls)
+    return cls(**{field.name: _decode(hints[field.name], row[field.name]) for field in dataclasses.fields(cls)})  # type: ignore[arg-type]
+
+
+def _encode(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _decode(kind: type, raw: str) -> object:
+    if kind is datetime:
+        return datetime.fromisoformat(raw)
+    return kind(raw)

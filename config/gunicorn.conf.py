@@ -1,0 +1,40 @@
+"""Gunicorn settings for every deployable, driven by the environment.
+
+SIGTERM makes gunicorn stop accepting connections and lets in-flight requests finish within
+`graceful_timeout`, which stays below the stack's stop_grace_period.
+"""
+
+import os
+import shutil
+import tempfile
+
+bind = os.environ.get("BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
+# The app logs one JSON line per request itself; gunicorn's access log would repeat it.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# Heartbeat files in memory, so a read-only root filesystem works.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+forwarded_allow_ips = "*"
+
+# Metrics from all workers are aggregated through files in this directory (prometheus_client
+# multiprocess mode); it must exist and be empty before the workers start.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-")
+else:
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

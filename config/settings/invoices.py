@@ -1,0 +1,15 @@
+"""The invoices API: base settings + the invoices app + its Redis + where customers and products are."""
+
+from .base import *  # noqa: F403
+from .base import INSTALLED_APPS, SPECTACULAR_SETTINGS, env, redis_cache
+
+SERVICE_NAME = "invoices"
+INSTALLED_APPS = [*INSTALLED_APPS, "invoices"]
+ROOT_URLCONF = "config.urls.invoices"
+CACHES = redis_cache(env("REDIS_URL"))
+STATIC_URL = "/api/invoices/static/"
+SPECTACULAR_SETTINGS = {**SPECTACULAR_SETTINGS, "TITLE": "Invoices API"}
+
+# In a deployment both point at the gateway, so calls are load-balanced and retried there.
+CUSTOMERS_URL = env("CUSTOMERS_URL")
+PRODUCTS_URL = env("PRODUCTS_URL")

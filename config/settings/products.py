@@ -1,0 +1,11 @@
+"""The products API: base settings + the products app + its Redis."""
+
+from .base import *  # noqa: F403
+from .base import INSTALLED_APPS, SPECTACULAR_SETTINGS, env, redis_cache
+
+SERVICE_NAME = "products"
+INSTALLED_APPS = [*INSTALLED_APPS, "products"]
+ROOT_URLCONF = "config.urls.products"
+CACHES = redis_cache(env("REDIS_URL"))
+STATIC_URL = "/api/products/static/"
+SPECTACULAR_SETTINGS = {**SPECTACULAR_SETTINGS, "TITLE": "Products API"}

@@ -1,0 +1,19 @@
+from rest_framework import serializers
+
+from common.api import StrictSerializer, page_serializer
+
+
+class CustomerInputSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    address = serializers.CharField(max_length=500)
+
+
+class CustomerSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    address = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+CustomerPageSerializer = page_serializer(CustomerSerializer, "CustomerPage")

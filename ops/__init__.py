@@ -1,0 +1,1 @@
+"""Command-line tools that build, run, deploy and exercise the system."""
