@@ -1,0 +1,176 @@
+"""The swarm half of docker/gateway/nginx.conf: names resolved at request time, retries across tasks.
+
+Docker's DNS is replaced by a tiny resolver on 127.0.0.1 that answers like a
+dnsrr service: one A record per task. The tasks are loopback addresses
+(127.0.0.2-4), one answering 503, one not listening at all, one healthy.
+"""
+
+import json
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+
+from ops.dev import find_executable
+from ops.gateway_config import GATEWAY_CONF, TEMP_DIRS
+
+pytestmark = pytest.mark.integration
+
+FAILING_TASK, DEAD_TASK, HEALTHY_TASK = "127.0.0.2", "127.0.0.3", "127.0.0.4"
+
+
+class FakeDockerDns:
+    """Answers A queries for "customers" with every task address; other names do not exist."""
+
+    def __init__(self, records: dict[str, list[str]]) -> None:
+        self.records = records
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                query, client = self.sock.recvfrom(512)
+            except OSError:
+                return
+            self.sock.sendto(self._answer(query), client)
+
+    def _answer(self, query: bytes) -> bytes:
+        (query_id,) = struct.unpack("!H", query[:2])
+        labels, offset = [], 12
+        while query[offset]:
+            length = query[offset]
+            labels.append(query[offset + 1 : offset + 1 + length].decode())
+            offset += length + 1
+        question = query[12 : offset + 5]
+        addresses = self.records.get(".".join(labels).lower(), [])
+        flags = 0x8180 if addresses else 0x8183  # response, recursion available; NXDOMAIN when unknown
+        header = struct.pack("!HHHHHH", query_id, flags, 1, len(addresses), 0, 0)
+        answers = b"".join(
+            struct.pack("!HHHIH", 0xC00C, 1, 1, 5, 4) + socket.inet_aton(address) for address in addresses
+        )
+        return header + question + answers
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Task(BaseHTTPRequestHandler):
+    """A backend task that names itself; FAILING_TASK answers 503 like an overloaded service."""
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        address = self.server.server_address[0]
+        status = 503 if address == FAILING_TASK else 200
+        body = json.dumps({"task": address}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def swarm_config_for_test(*, listen_port: int, dns_port: int, task_port: int) -> str:
+    """The shared config with only what a test machine cannot have swapped: DNS, ports, temp dirs."""
+    text = GATEWAY_CONF.read_text()
+    replacements = {
+        "resolver 127.0.0.11 ": f"resolver 127.0.0.1:{dns_port} ",
+        ":8000; }": f":{task_port}; }}",
+        "listen 80 default_server;": f"listen 127.0.0.1:{listen_port} default_server;",
+        "http {\n": "http {\n" + "".join(f"    {temp}_temp_path temp/{temp};\n" for temp in TEMP_DIRS),
+    }
+    for old, new in replacements.items():
+        assert old in text, f"{GATEWAY_CONF} changed: {old!r} not found"
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture(scope="module")
+def swarm_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    task_port = free_port()
+    servers = []
+    try:
+        for address in (FAILING_TASK, HEALTHY_TASK):
+            servers.append(ThreadingHTTPServer((address, task_port), Task))
+    except OSError as error:
+        pytest.skip(f"needs the whole 127.0.0.0/8 on loopback (Linux): {error}")
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    dns = FakeDockerDns({"customers": [FAILING_TASK, DEAD_TASK, HEALTHY_TASK]})
+
+    prefix = tmp_path_factory.mktemp("swarm-gateway")
+    for temp in TEMP_DIRS:
+        (prefix / "temp" / temp).mkdir(parents=True)
+    listen_port = free_port()
+    conf = Path(prefix / "nginx.conf")
+    conf.write_text(swarm_config_for_test(listen_port=listen_port, dns_port=dns.port, task_port=task_port))
+    log = (prefix / "nginx.log").open("wb")
+    nginx_argv = [find_executable("nginx") or "nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", "stderr"]
+    nginx = subprocess.Popen(
+        [*nginx_argv, "-g", f"daemon off; pid {prefix}/nginx.pid;"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{listen_port}"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                requests.get(f"{url}/gateway-health", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert nginx.poll() is None, (prefix / "nginx.log").read_text()
+                assert time.monotonic() < deadline, "nginx did not answer within 10s"
+                time.sleep(0.05)
+        yield url
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+        log.close()
+        dns.close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+def test_idempotent_requests_skip_failing_and_dead_tasks(swarm_gateway):
+    responses = [requests.get(f"{swarm_gateway}/api/customers/", timeout=15) for _ in range(30)]
+
+    assert [response.status_code for response in responses] == [200] * 30
+    assert {response.json()["task"] for response in responses} == {HEALTHY_TASK}
+
+
+def test_post_is_retried_only_when_it_never_reached_a_task(swarm_gateway):
+    statuses = [requests.post(f"{swarm_gateway}/api/customers/", json={}, timeout=15).status_code for _ in range(30)]
+
+    # A refused connection (dead task) is retried, so no 502; a task that took
+    # the POST and answered 503 is not asked twice, so the client sees that 503.
+    assert set(statuses) == {200, 503}
+
+
+def test_gateway_runs_before_a_service_exists_and_says_so_in_json(swarm_gateway):
+    response = requests.get(f"{swarm_gateway}/api/products/", timeout=15)
+
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "bad_gateway"
+    assert requests.get(f"{swarm_gateway}/api/customers/", timeout=15).status_code == 200
