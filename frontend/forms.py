@@ -1,0 +1,58 @@
+"""HTML forms. They only check what must be there and that it parses (a number is a number); the
+APIs own the rules (lengths, ranges, decimal places), and their validation errors are shown on
+the same fields (apply_api_errors), so a rule lives in one place."""
+
+import uuid
+
+from django import forms
+
+from frontend.api import Product
+
+
+class CustomerForm(forms.Form):
+    name = forms.CharField()
+    address = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ProductForm(forms.Form):
+    name = forms.CharField()
+    unit_price = forms.DecimalField(
+        label="Unit price",
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
+
+
+class ProductChoiceField(forms.ChoiceField):
+    """A select of known products that accepts any product id: the invoices API checks it exists,
+    and the form must still work when the product list could not be fetched."""
+
+    def valid_value(self, value: str) -> bool:
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            return False
+        return True
+
+
+class InvoiceForm(forms.Form):
+    product_id = ProductChoiceField(label="Product")
+    quantity = forms.IntegerField(initial=1)
+    # Made when the form renders, so submitting the same form twice issues one invoice.
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=200)
+
+    def __init__(self, *args: object, products: list[Product], **kwargs: object) -> None:
+        kwargs.setdefault("initial", {"idempotency_key": uuid.uuid4().hex})
+        super().__init__(*args, **kwargs)
+        choices = [(p.id, f"{p.name} — {p.unit_price}") for p in products]
+        self.fields["product_id"].choices = [("", "Choose a product…"), *choices]
+
+
+def apply_api_errors(form: forms.Form, fields: dict[str, list[str]], message: str) -> None:
+    """Show an API's validation errors next to the matching fields, the rest above the form."""
+    for name, errors in fields.items():
+        messages = errors if isinstance(errors, list) else [str(errors)]
+        target = name if name in form.fields else None
+        for text in messages:
+            form.add_error(target, text if target or name == "non_field_errors" else f"{name}: {text}")
+    if not fields:
+        form.add_error(None, message)
