@@ -491,8 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         check_prerequisites(install=args.install)
         print(f"starting local mode (run dir {system.run_dir})")
+        started = time.monotonic()
         system.start()
-        _print_ready(system)
+        _print_ready(system, time.monotonic() - started)
         exit_code = _supervise(system)
     except KeyboardInterrupt:
         print("\nSIGTERM received, stopping ..." if stop_requested else "\nstopping ...")
@@ -520,10 +521,10 @@ def _supervise(system: LocalSystem) -> int:
         time.sleep(0.5)
 
 
-def _print_ready(system: LocalSystem) -> None:
+def _print_ready(system: LocalSystem, seconds: float) -> None:
     url = system.gateway_url
     print()
-    print(f"ready: {url}/")
+    print(f"ready in {seconds:.1f}s: {url}/")
     print(f"  customers API  {url}/api/customers/   (docs {url}/api/customers/docs/)")
     print(f"  products API   {url}/api/products/    (docs {url}/api/products/docs/)")
     print(f"  invoices API   {url}/api/invoices/    (docs {url}/api/invoices/docs/)")

@@ -133,3 +133,15 @@ def test_access_log_is_one_json_object_per_request(gateway):
     assert isinstance(line["request_time"], float | int)
     for key in ("time", "upstream_addr", "upstream_response_time", "bytes_sent"):
         assert key in line
+
+
+def test_unsafe_request_id_is_replaced_consistently(gateway):
+    response = gateway.get("/api/customers/", headers={"X-Request-ID": "bad id with spaces"})
+
+    request_id = response.headers["X-Request-ID"]
+    assert request_id != "bad id with spaces"
+    assert any(line["request_id"] == request_id and line["status"] == 200 for line in gateway.access_log())
+
+
+def test_very_long_uri_is_json_414(gateway):
+    assert_json_error(gateway.get("/api/customers/" + "a" * 10_000), 414, "uri_too_long")
