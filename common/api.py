@@ -129,10 +129,30 @@ class EntityViewSet(viewsets.ViewSet):
         return Response(self.output_serializer(entity).data)
 
 
-class StrictIntegerField(serializers.IntegerField):
+class _JsonTypeOnly:
+    """Accept only values that arrived as the given JSON type, before the field's own coercion."""
+
+    json_types: tuple[type, ...] = ()
+
+    def to_internal_value(self, data: Any) -> Any:
+        if (isinstance(data, bool) and bool not in self.json_types) or not isinstance(data, self.json_types):
+            self.fail("invalid")  # type: ignore[attr-defined]
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictIntegerField(_JsonTypeOnly, serializers.IntegerField):
     """Only a JSON integer: no strings, floats ("1.0" included) or booleans."""
 
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+    json_types = (int,)
+
+
+class StrictCharField(_JsonTypeOnly, serializers.CharField):
+    """Only a JSON string: a number or a boolean where text belongs is a client bug, not text."""
+
+    json_types = (str,)
+
+
+class StrictUUIDField(_JsonTypeOnly, serializers.UUIDField):
+    """Only a UUID written as a string (DRF would also take an integer)."""
+
+    json_types = (str,)

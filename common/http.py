@@ -8,6 +8,7 @@ from typing import Any
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from common import __version__, context, metrics
@@ -53,6 +54,10 @@ class ServiceClient:
             outcome = "timeout"
             raise self._unavailable(f"did not answer within {self.timeout[1]:g}s", exc) from None
         except requests.RequestException as exc:
+            # After the last retry requests reports a read timeout as a ConnectionError; say what it was.
+            if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
+                outcome = "timeout"
+                raise self._unavailable(f"did not answer within {self.timeout[1]:g}s", exc) from None
             raise self._unavailable("is unreachable", exc) from None
         finally:
             metrics.OUTBOUND_SECONDS.labels(self.name, outcome).observe(time.perf_counter() - started)

@@ -52,7 +52,8 @@ class RequestContextMiddleware:
     @staticmethod
     def _record(request: HttpRequest, response: HttpResponse, request_id: str, seconds: float) -> None:
         match = getattr(request, "resolver_match", None)
-        route = match.route if match is not None and match.route else "unmatched"
+        # URL names ("customer-detail") keep the label set small and free of ids and regexes.
+        route = (match.view_name or match.route) if match is not None else "unmatched"
         metrics.REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         metrics.REQUEST_SECONDS.labels(request.method, route).observe(seconds)
         if route in {"healthz", "readyz", "metrics"}:

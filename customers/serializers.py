@@ -1,11 +1,11 @@
 from rest_framework import serializers
 
-from common.api import StrictSerializer, page_serializer
+from common.api import StrictCharField, StrictSerializer, page_serializer
 
 
 class CustomerInputSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=200)
-    address = serializers.CharField(max_length=500)
+    name = StrictCharField(max_length=200)
+    address = StrictCharField(max_length=500)
 
 
 class CustomerSerializer(serializers.Serializer):

@@ -11,17 +11,12 @@ from invoices.domain import CustomerSnapshot, ProductSnapshot
 
 
 @cache
-def _customers() -> ServiceClient:
-    return ServiceClient(name="customers", base_url=settings.CUSTOMERS_URL)
-
-
-@cache
-def _products() -> ServiceClient:
-    return ServiceClient(name="products", base_url=settings.PRODUCTS_URL)
+def _client(name: str, base_url: str) -> ServiceClient:
+    return ServiceClient(name=name, base_url=base_url)
 
 
 def customer_fetch(customer_id: str) -> CustomerSnapshot | None:
-    body = _customers().get_json(f"/api/customers/{customer_id}/")
+    body = _client("customers", settings.CUSTOMERS_URL).get_json(f"/api/customers/{customer_id}/")
     if body is None:
         return None
     try:
@@ -31,7 +26,7 @@ def customer_fetch(customer_id: str) -> CustomerSnapshot | None:
 
 
 def product_fetch(product_id: str) -> ProductSnapshot | None:
-    body = _products().get_json(f"/api/products/{product_id}/")
+    body = _client("products", settings.PRODUCTS_URL).get_json(f"/api/products/{product_id}/")
     if body is None:
         return None
     try:

@@ -1,13 +1,13 @@
 from rest_framework import serializers
 
-from common.api import PageQuerySerializer, StrictIntegerField, StrictSerializer, page_serializer
+from common.api import PageQuerySerializer, StrictIntegerField, StrictSerializer, StrictUUIDField, page_serializer
 
 MAX_QUANTITY = 1_000_000
 
 
 class InvoiceInputSerializer(StrictSerializer):
-    customer_id = serializers.UUIDField(format="hex_verbose")
-    product_id = serializers.UUIDField(format="hex_verbose")
+    customer_id = StrictUUIDField(format="hex_verbose")
+    product_id = StrictUUIDField(format="hex_verbose")
     quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 

@@ -2,13 +2,13 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from common.api import StrictSerializer, page_serializer
+from common.api import StrictCharField, StrictSerializer, page_serializer
 
 MAX_UNIT_PRICE = Decimal("1000000000.00")
 
 
 class ProductInputSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=200)
+    name = StrictCharField(max_length=200)
     unit_price = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=Decimal("0"), max_value=MAX_UNIT_PRICE, coerce_to_string=True
     )

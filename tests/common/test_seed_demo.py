@@ -1,0 +1,25 @@
+"""The demo seed, through real services, twice: the second run adds nothing."""
+
+import requests
+from django.core.management import call_command
+
+from common.management.commands.seed_demo import DEMO_CUSTOMERS, DEMO_PRODUCTS
+
+
+def test_seed_demo_is_idempotent(live_services, monkeypatch):
+    # The seed talks to one base URL (the gateway); here each service answers its own prefix.
+    def routed(self, method, url, *args, **kwargs):
+        service = "products" if "/api/products/" in url else "customers"
+        url = url.replace("http://gateway", live_services[service].url)
+        return original(self, method, url, *args, **kwargs)
+
+    original = requests.Session.request
+    monkeypatch.setattr(requests.Session, "request", routed)
+
+    call_command("seed_demo", api_url="http://gateway")
+    call_command("seed_demo", api_url="http://gateway")
+
+    products = requests.get(f"{live_services['products'].url}/api/products/?limit=100", timeout=5).json()["results"]
+    customers = requests.get(f"{live_services['customers'].url}/api/customers/?limit=100", timeout=5).json()["results"]
+    assert sorted(p["name"] for p in products) == sorted(name for name, _ in DEMO_PRODUCTS)
+    assert sorted(c["name"] for c in customers) == sorted(name for name, _ in DEMO_CUSTOMERS)

@@ -1,0 +1,72 @@
+"""Fixtures for the whole suite: the suite's own redis-server, flushed between tests, and real
+customers and products services under gunicorn for everything that crosses HTTP."""
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.cache import caches
+from rest_framework.test import APIClient
+
+from tests.processes import Gunicorn, RedisServer
+
+# Database numbers on the suite's redis-server: one per service, like one Redis each in a deployment.
+IN_PROCESS_DB, CUSTOMERS_DB, PRODUCTS_DB = 0, 1, 2
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _point_django_at_test_redis(redis_server: RedisServer) -> None:
+    settings.CACHES["default"]["LOCATION"] = redis_server.url(IN_PROCESS_DB)
+    caches["default"].close()
+
+
+@pytest.fixture(autouse=True)
+def _flush_redis(redis_server: RedisServer) -> None:
+    redis.Redis.from_url(redis_server.url()).flushall()
+
+
+@pytest.fixture
+def raw_redis(redis_server: RedisServer) -> redis.Redis:
+    """The in-process services' Redis, for checking what was (not) written."""
+    return redis.Redis.from_url(redis_server.url(IN_PROCESS_DB), decode_responses=True)
+
+
+@pytest.fixture(scope="session")
+def live_services(redis_server: RedisServer) -> Iterator[dict[str, Gunicorn]]:
+    """Real customers and products services, each on its own Redis database."""
+    services = {
+        "customers": Gunicorn("customers", {"REDIS_URL": redis_server.url(CUSTOMERS_DB)}),
+        "products": Gunicorn("products", {"REDIS_URL": redis_server.url(PRODUCTS_DB)}),
+    }
+    for service in services.values():
+        service.start()
+    yield services
+    for service in services.values():
+        service.stop()
+
+
+@pytest.fixture
+def use_live_services(live_services: dict[str, Gunicorn], settings) -> dict[str, Gunicorn]:
+    """Invoices (in process) validates against the live customers and products services."""
+    settings.CUSTOMERS_URL = live_services["customers"].url
+    settings.PRODUCTS_URL = live_services["products"].url
+    return live_services
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def post_json(client: APIClient, url: str, body: object, **headers: str):
+    return client.post(url, data=json.dumps(body), content_type="application/json", headers=headers)

@@ -1,0 +1,128 @@
+"""Invoices when customers or products cannot answer: a clear 503, and nothing written."""
+
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.conftest import post_json
+from tests.processes import Gunicorn, RedisServer
+
+URL = "/api/invoices/"
+
+
+@pytest.fixture
+def customer(use_live_services):
+    return requests.post(
+        f"{use_live_services['customers'].url}/api/customers/", json={"name": "Grace", "address": "x"}, timeout=5
+    ).json()
+
+
+@pytest.fixture
+def products_service():
+    """A products service of its own, with its own Redis, that a test may stop."""
+    store = RedisServer()
+    store.start()
+    service = Gunicorn("products", {"REDIS_URL": store.url()})
+    service.start()
+    yield service, store
+    service.stop()
+    store.stop()
+
+
+@pytest.fixture
+def silent_server():
+    """Accepts connections and never answers: a hung dependency."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(2)
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def create_product(service):
+    response = requests.post(f"{service.url}/api/products/", json={"name": "Kettle", "unit_price": "42.00"}, timeout=5)
+    assert response.status_code == 201
+    return response.json()
+
+
+def issue(api, customer_id, product_id):
+    return post_json(api, URL, {"customer_id": customer_id, "product_id": product_id, "quantity": 1})
+
+
+def assert_unavailable(response, service_name):
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "service_unavailable"
+    assert service_name in error["message"]
+    assert "nothing was saved" in error["message"]
+
+
+def test_products_stopped_gives_503_and_writes_nothing(api, customer, products_service, settings, raw_redis):
+    service, _ = products_service
+    product = create_product(service)
+    settings.PRODUCTS_URL = service.url
+    service.stop()
+
+    response = issue(api, customer["id"], product["id"])
+
+    assert_unavailable(response, "products")
+    assert raw_redis.dbsize() == 0
+
+
+def test_products_answering_5xx_gives_503_and_recovers(api, customer, products_service, settings, raw_redis):
+    service, store = products_service
+    product = create_product(service)
+    settings.PRODUCTS_URL = service.url
+    store.stop()
+
+    during = issue(api, customer["id"], product["id"])
+    store.start()
+    after = issue(api, customer["id"], product["id"])
+
+    assert_unavailable(during, "products")
+    assert after.status_code == 201
+    assert raw_redis.zcard("invoice:index") == 1
+
+
+def test_a_hung_customers_service_times_out_into_503(api, silent_server, settings, raw_redis, use_live_services):
+    settings.CUSTOMERS_URL = silent_server
+    started = time.monotonic()
+
+    response = issue(api, "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222")
+
+    assert_unavailable(response, "customers")
+    assert "did not answer" in response.json()["error"]["message"]
+    assert time.monotonic() - started < 30, "the read timeout must bound the wait"
+    assert raw_redis.dbsize() == 0
+
+
+def test_customers_unreachable_gives_503(api, settings, raw_redis):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    settings.CUSTOMERS_URL = f"http://127.0.0.1:{closed_port}"
+
+    response = issue(api, "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222")
+
+    assert_unavailable(response, "customers")
+    assert raw_redis.dbsize() == 0

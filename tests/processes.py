@@ -1,0 +1,119 @@
+"""Real servers for the test suite: redis-server and gunicorn processes on free loopback ports."""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check, *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not happen within {timeout:g}s")
+
+
+def redis_server_binary() -> str:
+    for candidate in ("/usr/bin/redis-server", "/usr/local/bin/redis-server"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeError("redis-server is not installed: apt-get install redis-server")
+
+
+class RedisServer:
+    """A redis-server of our own; stop() and start() keep port and data (AOF), like a restart."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.data_dir = tempfile.mkdtemp(prefix="test-redis-")
+        self.process: subprocess.Popen | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                redis_server_binary(),
+                "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.data_dir,
+                "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--databases", "16",
+            ],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(self._answers, timeout=START_TIMEOUT, what=f"redis-server on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+class Gunicorn:
+    """One deployable under gunicorn with config/gunicorn.conf.py, as images and local mode run it."""
+
+    def __init__(self, service: str, env: dict[str, str], *, port: int | None = None) -> None:
+        self.service = service
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = Path(tempfile.mkstemp(prefix=f"test-{service}-", suffix=".log")[1])
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": f"config.settings.{service}",
+            "BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": "2",
+            "SECRET_KEY": "test-only-not-secret",
+            "PROMETHEUS_MULTIPROC_DIR": "",
+            **env,
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(self._alive, timeout=START_TIMEOUT, what=f"gunicorn {self.service} on port {self.port}")
+
+    def stop(self) -> int | None:
+        """SIGTERM (graceful) and the exit code."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            return self.process.wait(timeout=30)
+        return self.process.returncode if self.process else None
+
+    def _alive(self) -> bool:
+        if self.process and self.process.poll() is not None:
+            raise RuntimeError(f"gunicorn {self.service} exited:\n{self.log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=0.5) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
