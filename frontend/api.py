@@ -183,7 +183,7 @@ class ApiClient:
         self.timeout = (connect_timeout, read_timeout)
         # Only connection failures are retried here: the gateway already retries idempotent
         # requests on the next task, and a POST that reached a service must never be resent.
-        retry = Retry(total=1, connect=1, read=0, status=0, other=0, backoff_factor=0.05, raise_on_status=False)
+        retry = Retry(total=1, connect=1, read=False, status=0, other=0, backoff_factor=0.05, raise_on_status=False)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"frontend/{__version__}"
         self.session.headers["Accept"] = "application/json"
@@ -261,7 +261,7 @@ def _error_for(service: str, response: requests.Response) -> ApiError:
     message = error.get("message") if isinstance(error, dict) else None
     status = response.status_code
     if status >= 500:
-        detail = message or f"HTTP {status}"
+        detail = f"HTTP {status}: {message}" if message else f"HTTP {status}"
         return ApiUnavailable(service, f"The {service} service is unavailable right now ({detail}).")
     if status == 404:
         return ApiNotFound(service, message or "Not found.")
