@@ -1,0 +1,112 @@
+"""Prepare a Debian machine for running and testing the project.
+
+Installs the Debian packages the suites need (as root, with apt-get), starts a Docker engine
+when none answers, and creates the Python virtualenv with the pinned dependencies. Every step
+is skipped when already done, so it is safe to run before every test run.
+
+    python3 -m ops.setup            # everything
+    python3 -m ops.setup --no-docker --no-browser
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VENV = REPO_ROOT / ".venv"
+RUN_DIR = REPO_ROOT / ".run"
+DOCKER_START_TIMEOUT = 90
+
+# executable that proves the package is there -> Debian package
+BASE_PACKAGES = {"redis-server": "redis-server", "nginx": "nginx-light", "wrk": "wrk"}
+DOCKER_PACKAGES = {"dockerd": "docker.io", "debootstrap": "debootstrap"}
+BROWSER_PACKAGES = {"chromium": "chromium"}
+
+
+def step(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def missing_packages(wanted: dict[str, str]) -> list[str]:
+    search_path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    return sorted({package for binary, package in wanted.items() if not shutil.which(binary, path=search_path)})
+
+
+def install_packages(packages: list[str]) -> None:
+    if not packages:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit(f"Missing Debian packages: {' '.join(packages)}. Install them (apt-get install ...) and retry.")
+    step(f"installing {' '.join(packages)} (apt-get)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], check=True, env=env)
+
+
+def docker_answers() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+def ensure_docker_engine() -> None:
+    if docker_answers():
+        step("Docker engine answers")
+        return
+    if os.geteuid() != 0:
+        sys.exit("No Docker engine answers; start dockerd (or ask an administrator) and retry.")
+    RUN_DIR.mkdir(exist_ok=True)
+    log_path = RUN_DIR / "dockerd.log"
+    step(f"starting dockerd in the background (log: {log_path})")
+    with log_path.open("ab") as log:
+        subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + DOCKER_START_TIMEOUT
+    while not docker_answers():
+        if time.monotonic() > deadline:
+            sys.exit(f"dockerd did not answer within {DOCKER_START_TIMEOUT}s; see {log_path}")
+        time.sleep(1)
+    step("Docker engine answers")
+
+
+def ensure_virtualenv() -> None:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        step(f"creating {VENV}")
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    stamp = VENV / ".requirements-installed"
+    requirement_files = [REPO_ROOT / "requirements.txt", REPO_ROOT / "requirements-dev.txt"]
+    wanted = "".join(path.read_text() for path in requirement_files)
+    if stamp.exists() and stamp.read_text() == wanted:
+        step("Python dependencies are up to date")
+        return
+    step("installing Python dependencies (pinned)")
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements-dev.txt"],
+        cwd=REPO_ROOT,
+        check=True,
+    )
+    stamp.write_text(wanted)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-docker", action="store_true", help="skip Docker (swarm and cluster suites need it)")
+    parser.add_argument("--no-browser", action="store_true", help="skip Chromium (browser suite needs it)")
+    args = parser.parse_args(argv)
+
+    wanted = dict(BASE_PACKAGES)
+    if not args.no_docker:
+        wanted |= DOCKER_PACKAGES
+    if not args.no_browser:
+        wanted |= BROWSER_PACKAGES
+    install_packages(missing_packages(wanted))
+    if not args.no_docker:
+        ensure_docker_engine()
+    ensure_virtualenv()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
