@@ -1,0 +1,520 @@
+"""Deploy, inspect and remove the swarm stack (swarm-stack.yml) as "demo".
+
+    python -m ops.stack up [--tag v1] [--gateway-port 80]   # build, swarm init, secret, deploy, wait
+    python -m ops.stack status                               # services, tasks, URLs
+    python -m ops.stack upgrade --tag v2 --service customers # build v2, rolling update, wait
+    python -m ops.stack down [--volumes]                     # remove the stack (data kept by default)
+
+`up` is idempotent: run it again after a change and only what changed is updated.
+It waits until every service has converged and every task is healthy, printing progress.
+
+Also a library for the swarm tests: ``wait_converged()``, ``stack_tasks()``, ``published_port()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STACK_FILE = REPO / "swarm-stack.yml"
+VIZ_FILE = REPO / "swarm-stack.viz.yml"
+NGINX_CONF = REPO / "docker" / "gateway" / "nginx.conf"
+
+STACK = "demo"
+SECRET_NAME = "demo_secret_key"  # noqa: S105 (a name, not a value)
+DJANGO_SERVICES = ("customers", "products", "invoices", "frontend")
+INFRA_SERVICES = ("redis", "gateway")
+DEFAULT_VIZ_IMAGE = "dockersamples/visualizer"
+NAMESPACE_LABEL = "com.docker.stack.namespace"
+UPDATE_IN_PROGRESS = {"updating", "rollback_started"}
+UPDATE_STUCK = {"paused", "rollback_paused"}
+
+_started = time.monotonic()
+
+
+def say(message: str) -> None:
+    print(f"[{time.monotonic() - _started:6.1f}s] {message}", flush=True)
+
+
+class StackError(RuntimeError):
+    """The stack cannot be deployed or did not converge; the message says why."""
+
+
+def docker(*args: str, check: bool = True, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True, check=False, env=env)
+    if check and result.returncode:
+        raise StackError(f"docker {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# ------------------------------------------------------------------------------
+# Swarm, secret, config
+# ------------------------------------------------------------------------------
+def ensure_swarm(advertise_addr: str | None) -> None:
+    state = docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip()
+    if state == "active":
+        if docker("info", "--format", "{{.Swarm.ControlAvailable}}").strip() != "true":
+            raise StackError("this engine is a swarm worker; run ops.stack against a manager (DOCKER_HOST)")
+        return
+    cmd = ["swarm", "init"] + (["--advertise-addr", advertise_addr] if advertise_addr else [])
+    say(f"no active swarm: docker {' '.join(cmd)}")
+    result = subprocess.run(["docker", *cmd], capture_output=True, text=True, check=False)
+    if result.returncode and not advertise_addr and "advertise" in result.stderr:
+        # Several interfaces and none chosen: a single-node swarm is happy on loopback.
+        say("no unique address to advertise; using 127.0.0.1 (single node; pass --advertise-addr for more)")
+        docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+    elif result.returncode:
+        raise StackError(f"docker swarm init failed: {result.stderr.strip()}")
+
+
+def ensure_secret(name: str = SECRET_NAME) -> None:
+    if subprocess.run(["docker", "secret", "inspect", name], capture_output=True, check=False).returncode == 0:
+        return
+    say(f"creating secret {name} (random)")
+    docker("secret", "create", name, "-", stdin=secrets.token_urlsafe(48))
+
+
+def nginx_conf_version() -> str:
+    return hashlib.sha256(NGINX_CONF.read_bytes()).hexdigest()[:12]
+
+
+def remove_stale_configs(stack: str, current: str) -> None:
+    """Old gateway_nginx_* configs pile up with every nginx.conf change; drop the unused ones."""
+    names = docker("config", "ls", "--filter", f"label={NAMESPACE_LABEL}={stack}", "--format", "{{.Name}}").split()
+    for name in names:
+        if name.startswith("gateway_nginx_") and name != current:
+            # Fails while a task still uses it; it goes on a later run.
+            subprocess.run(["docker", "config", "rm", name], capture_output=True, check=False)
+
+
+def image_present(ref: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", ref], capture_output=True, check=False).returncode == 0
+
+
+# ------------------------------------------------------------------------------
+# Deploy
+# ------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class StackSettings:
+    registry: str = "demo"
+    tag: str = "v1"
+    infra_tag: str = "v1"
+    gateway_port: int = 80
+    viz_image: str = DEFAULT_VIZ_IMAGE
+    viz_port: int = 8080
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "REGISTRY": self.registry,
+            "TAG": self.tag,
+            "TAG_REDIS": self.infra_tag,
+            "TAG_GATEWAY": self.infra_tag,
+            "GATEWAY_PORT": str(self.gateway_port),
+            "NGINX_CONF_VERSION": nginx_conf_version(),
+            "VIZ_IMAGE": self.viz_image,
+            "VIZ_PORT": str(self.viz_port),
+        }
+
+
+def build_images(settings: StackSettings) -> None:
+    from ops import images
+
+    for tag, services in ((settings.tag, DJANGO_SERVICES), (settings.infra_tag, INFRA_SERVICES)):
+        argv = ["build", "--tag", tag, "--registry", settings.registry]
+        for service in services:
+            argv += ["--service", service]
+        if images.main(argv):
+            raise StackError(f"image build failed (python -m ops.images {' '.join(argv)})")
+
+
+def compose_files(settings: StackSettings) -> list[Path]:
+    files = [STACK_FILE]
+    if image_present(settings.viz_image):
+        files.append(VIZ_FILE)
+    else:
+        say(f"viz: image {settings.viz_image} is not on this machine, deploying without it (VIZ_IMAGE=...)")
+    return files
+
+
+def deploy(settings: StackSettings, stack: str = STACK) -> list[Path]:
+    files = compose_files(settings)
+    cmd = ["stack", "deploy", "--prune", "--with-registry-auth", "--resolve-image", "never"]
+    if "--detach" in docker("stack", "deploy", "--help"):
+        cmd.append("--detach=true")
+    for path in files:
+        cmd += ["--compose-file", str(path)]
+    cmd.append(stack)
+    say(f"docker {' '.join(cmd).replace(str(REPO) + '/', '')}")
+    output = docker(*cmd, env=settings.environment())
+    for line in output.splitlines():
+        if line.startswith(("Creating", "Updating", "Removing")):
+            say("  " + line)
+    remove_stale_configs(stack, f"gateway_nginx_{nginx_conf_version()}")
+    return files
+
+
+# ------------------------------------------------------------------------------
+# Convergence
+# ------------------------------------------------------------------------------
+@dataclasses.dataclass
+class ServiceState:
+    name: str
+    mode: str
+    wanted: int
+    running: int
+    completed: int
+    update_state: str
+    update_message: str
+    update_completed_at: str
+    starting_containers: int
+    last_error: str
+
+    @property
+    def short(self) -> str:
+        return self.name.split("_", 1)[1] if "_" in self.name else self.name
+
+    @property
+    def converged(self) -> bool:
+        if self.update_state in UPDATE_IN_PROGRESS or self.starting_containers:
+            return False
+        if self.mode == "job":
+            return self.completed >= self.wanted
+        return self.running == self.wanted
+
+    def describe(self) -> str:
+        if self.mode == "job":
+            text = f"{self.short} {self.completed}/{self.wanted} completed"
+        else:
+            text = f"{self.short} {self.running}/{self.wanted}"
+        if self.update_state:
+            text += f" ({self.update_state})"
+        if self.starting_containers:
+            text += f" [{self.starting_containers} not healthy yet]"
+        return text
+
+
+def stack_tasks(stack: str = STACK, service: str | None = None) -> list[dict]:
+    """Tasks as `docker service ps` reports them (JSON), newest first; every task if service is None."""
+    if service:
+        out = docker("service", "ps", "--no-trunc", "--format", "{{json .}}", f"{stack}_{service}", check=False)
+    else:
+        out = docker("stack", "ps", "--no-trunc", "--format", "{{json .}}", stack, check=False)
+    return json_lines(out)
+
+
+def service_inspect(stack: str = STACK) -> list[dict]:
+    ids = docker("service", "ls", "--quiet", "--filter", f"label={NAMESPACE_LABEL}={stack}").split()
+    return json.loads(docker("service", "inspect", *ids)) if ids else []
+
+
+def ready_nodes() -> int:
+    rows = docker("node", "ls", "--format", "{{.Status}} {{.Availability}}").splitlines()
+    return sum(1 for row in rows if row.split() == ["Ready", "Active"])
+
+
+def unhealthy_local_containers(stack: str) -> dict[str, int]:
+    """Service name -> local containers whose healthcheck has not passed (yet)."""
+    out = docker(
+        "ps",
+        "--filter",
+        f"label={NAMESPACE_LABEL}={stack}",
+        "--format",
+        '{{.Label "com.docker.swarm.service.name"}}\t{{.Status}}',
+    )
+    counts: dict[str, int] = {}
+    for line in out.splitlines():
+        name, _, status = line.partition("\t")
+        if "(health: starting)" in status or "(unhealthy)" in status:
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def service_states(stack: str = STACK) -> list[ServiceState]:
+    specs = service_inspect(stack)
+    tasks = stack_tasks(stack)
+    nodes = ready_nodes()
+    not_healthy = unhealthy_local_containers(stack)
+    states = []
+    for spec in specs:
+        name = spec["Spec"]["Name"]
+        mode_spec = spec["Spec"]["Mode"]
+        if "Replicated" in mode_spec:
+            mode, wanted = "replicated", int(mode_spec["Replicated"].get("Replicas", 1))
+        elif "Global" in mode_spec:
+            mode, wanted = "global", nodes
+        elif "ReplicatedJob" in mode_spec:
+            mode, wanted = "job", int(mode_spec["ReplicatedJob"].get("TotalCompletions", 1))
+        else:
+            mode, wanted = "global-job", nodes
+        # Task names are "<service>.<slot>" or "<service>.<node id>" (global).
+        own = [t for t in tasks if t["Name"].rsplit(".", 1)[0].lstrip("\\_ ") == name]
+        running = sum(1 for t in own if t["DesiredState"] == "Running" and t["CurrentState"].startswith("Running"))
+        completed = sum(1 for t in own if t["CurrentState"].startswith("Complete"))
+        errors = [t["Error"] for t in own if t.get("Error")]
+        update = spec.get("UpdateStatus") or {}
+        states.append(
+            ServiceState(
+                name=name,
+                mode=mode,
+                wanted=wanted,
+                running=running,
+                completed=completed,
+                update_state=update.get("State", ""),
+                update_message=update.get("Message", ""),
+                update_completed_at=update.get("CompletedAt", ""),
+                starting_containers=not_healthy.get(name, 0),
+                last_error=errors[0] if errors else "",
+            )
+        )
+    return sorted(states, key=lambda s: s.name)
+
+
+def _docker_time(value: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value[:19]).replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+
+
+def wait_converged(
+    stack: str = STACK,
+    *,
+    timeout: float = 300,
+    services: Iterable[str] | None = None,
+    since: dt.datetime | None = None,
+    quiet: bool = False,
+    interval: float = 2.0,
+) -> list[ServiceState]:
+    """Wait until every (or each named) service runs all its tasks healthy and no update is in progress.
+
+    Raises StackError on timeout, or when an update that finished after `since` was rolled back
+    or paused (the deploy did not take).
+    """
+    wanted = {f"{stack}_{s}" for s in services} if services else None
+    deadline = time.monotonic() + timeout
+    last_report = 0.0
+    while True:
+        states = [s for s in service_states(stack) if wanted is None or s.name in wanted]
+        if since is not None:
+            for state in states:
+                finished = _docker_time(state.update_completed_at)
+                recent = finished is not None and finished >= since
+                if recent and state.update_state in UPDATE_STUCK | {"rollback_completed"}:
+                    raise StackError(f"{state.short}: update {state.update_state}: {state.update_message}")
+        pending = [s for s in states if not s.converged]
+        missing = (wanted or set()) - {s.name for s in states}
+        if states and not pending and not missing:
+            return states
+        now = time.monotonic()
+        if now >= deadline:
+            detail = "; ".join(s.describe() + (f" last error: {s.last_error}" if s.last_error else "") for s in pending)
+            raise StackError(f"not converged after {timeout:.0f}s: {detail or 'no services'}")
+        if not quiet and now - last_report >= 5:
+            last_report = now
+            ready = len(states) - len(pending)
+            say(f"waiting: {ready}/{len(states)} services ready; " + ", ".join(s.describe() for s in pending))
+        time.sleep(interval)
+
+
+def published_port(stack: str = STACK, service: str = "gateway", target: int = 80) -> int | None:
+    """The host port a service publishes for `target`, or None when it is not deployed."""
+    out = docker(
+        "service", "inspect", f"{stack}_{service}", "--format", "{{json .Spec.EndpointSpec.Ports}}", check=False
+    )
+    for port in json.loads(out or "null") or []:
+        if port.get("TargetPort") == target:
+            return int(port["PublishedPort"])
+    return None
+
+
+def print_urls(settings: StackSettings, with_viz: bool) -> None:
+    base = f"http://127.0.0.1:{settings.gateway_port}" if settings.gateway_port != 80 else "http://127.0.0.1"
+    print()
+    print(f"  web app        {base}/")
+    for service in ("customers", "products", "invoices"):
+        print(f"  {service + ' API':<14} {base}/api/{service}/   (docs: {base}/api/{service}/docs/)")
+    if with_viz:
+        print(f"  visualizer     http://127.0.0.1:{settings.viz_port}/")
+    print("  any node's address works in place of 127.0.0.1 (the gateway runs on every node)")
+    print()
+
+
+# ------------------------------------------------------------------------------
+# Commands
+# ------------------------------------------------------------------------------
+def settings_from(args: argparse.Namespace) -> StackSettings:
+    return StackSettings(
+        registry=args.registry,
+        tag=args.tag,
+        infra_tag=args.infra_tag,
+        gateway_port=args.gateway_port,
+        viz_image=args.viz_image,
+        viz_port=args.viz_port,
+    )
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if not args.no_build:
+        build_images(settings)
+    ensure_swarm(args.advertise_addr)
+    ensure_secret()
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+    files = deploy(settings)
+    wait_converged(timeout=args.timeout, since=since)
+    say(f"stack {STACK} is up: every service converged, every task healthy")
+    print_urls(settings, with_viz=VIZ_FILE in files)
+    say(f"up took {time.monotonic() - _started:.0f}s")
+    return 0
+
+
+def _leftovers(stack: str) -> list[str]:
+    label = f"label={NAMESPACE_LABEL}={stack}"
+    containers = docker("ps", "--all", "--quiet", "--filter", label).split()
+    networks = docker("network", "ls", "--quiet", "--filter", label).split()
+    return [f"{len(containers)} containers"] * bool(containers) + [f"{len(networks)} networks"] * bool(networks)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    if docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() != "active":
+        say("no active swarm: nothing to remove")
+        return 0
+    if docker("stack", "ls", "--format", "{{.Name}}").split().count(STACK):
+        say(f"docker stack rm {STACK}")
+        docker("stack", "rm", STACK)
+    deadline = time.monotonic() + args.timeout
+    last_report = 0.0
+    while left := _leftovers(STACK):
+        if time.monotonic() > deadline:
+            raise StackError(f"stack {STACK} still has {', '.join(left)} after {args.timeout:.0f}s")
+        if time.monotonic() - last_report >= 5:
+            last_report = time.monotonic()
+            say(f"waiting for {', '.join(left)} to go")
+        time.sleep(1)
+    if args.volumes:
+        volumes = docker("volume", "ls", "--quiet", "--filter", f"label={NAMESPACE_LABEL}={STACK}").split()
+        for volume in volumes:
+            # A just-removed container can hold its volume for a moment.
+            for _ in range(20):
+                if subprocess.run(["docker", "volume", "rm", volume], capture_output=True, check=False).returncode == 0:
+                    break
+                time.sleep(0.5)
+            else:
+                raise StackError(f"volume {volume} could not be removed")
+        say(f"removed {len(volumes)} volumes")
+    else:
+        say("volumes kept (Redis data survives; --volumes removes them)")
+    say(f"stack {STACK} removed in {time.monotonic() - _started:.0f}s")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if not docker("stack", "ls", "--format", "{{.Name}}", check=False).split().count(STACK):
+        print(f"stack {STACK} is not deployed (python -m ops.stack up)")
+        return 1
+    print(docker("stack", "services", STACK), end="")
+    print()
+    print(docker("stack", "ps", STACK, "--filter", "desired-state=running"), end="")
+    states = service_states()
+    pending = [s for s in states if not s.converged]
+    print()
+    print("converged" if not pending else "not converged: " + ", ".join(s.describe() for s in pending))
+    port = published_port() or 80
+    viz_port = published_port(service="viz", target=8080)
+    print_urls(dataclasses.replace(StackSettings(), gateway_port=port, viz_port=viz_port or 8080), bool(viz_port))
+    return 0 if not pending else 1
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from ops import images
+
+    services = args.service or list(DJANGO_SERVICES)
+    if not args.no_build:
+        argv = ["build", "--tag", args.tag, "--registry", args.registry]
+        for service in services:
+            argv += ["--service", service]
+        if images.main(argv):
+            raise StackError("image build failed")
+    for service in services:
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+        ref = f"{args.registry}/{service}:{args.tag}"
+        say(f"docker service update --image {ref} {STACK}_{service}")
+        docker("service", "update", "--detach", "--no-resolve-image", "--image", ref, f"{STACK}_{service}")
+        wait_converged(services=[service], since=since, timeout=args.timeout)
+        say(f"{service} runs {ref} on every replica")
+    return 0
+
+
+def default_gateway_port() -> int:
+    return int(os.environ.get("GATEWAY_PORT", "80"))
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def image_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--registry", default=os.environ.get("REGISTRY", "demo"), help="image prefix (default demo)")
+        sub.add_argument("--timeout", type=float, default=420, help="seconds to wait for convergence (default 420)")
+
+    up = commands.add_parser("up", help="build images, init swarm if needed, deploy the stack and wait until healthy")
+    image_options(up)
+    up.add_argument("--tag", default=os.environ.get("TAG", "v1"), help="tag of the Django images (default v1)")
+    up.add_argument("--infra-tag", default="v1", help="tag of the redis and gateway images (default v1)")
+    up.add_argument(
+        "--gateway-port", type=int, default=default_gateway_port(), help="host port of the gateway (default 80)"
+    )
+    up.add_argument("--viz-image", default=os.environ.get("VIZ_IMAGE", DEFAULT_VIZ_IMAGE), help="visualizer image")
+    up.add_argument("--viz-port", type=int, default=8080, help="host port of the visualizer (default 8080)")
+    up.add_argument("--advertise-addr", help="address for `docker swarm init` (default: Docker's choice)")
+    up.add_argument("--no-build", action="store_true", help="use the images as they are")
+    up.set_defaults(func=cmd_up)
+
+    down = commands.add_parser("down", help="remove the stack and wait until its containers and networks are gone")
+    down.add_argument("--volumes", action="store_true", help="also delete the Redis volumes (all data)")
+    down.add_argument("--timeout", type=float, default=120)
+    down.set_defaults(func=cmd_down)
+
+    status = commands.add_parser("status", help="services, running tasks and URLs; exit 1 unless converged")
+    status.set_defaults(func=cmd_status)
+
+    upgrade = commands.add_parser("upgrade", help="build a tag and roll it out, one service after the other")
+    image_options(upgrade)
+    upgrade.add_argument("--tag", required=True, help="new tag, e.g. v2 (baked in as SERVICE_VERSION)")
+    upgrade.add_argument("--service", action="append", choices=DJANGO_SERVICES, help="repeatable; default all four")
+    upgrade.add_argument("--no-build", action="store_true", help="the images exist already")
+    upgrade.set_defaults(func=cmd_upgrade)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return args.func(args)
+    except StackError as exc:
+        say(f"ERROR: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
