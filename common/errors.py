@@ -90,6 +90,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, exceptions.ValidationError):
         status_code = status.HTTP_400_BAD_REQUEST
         body = error_body("validation_error", "Invalid input.", _validation_fields(exc.detail))
+    elif isinstance(exc, exceptions.NotAuthenticated):
+        # DRF turns this into 403 when no authenticator names a scheme; the write token's scheme is Bearer.
+        status_code = status.HTTP_401_UNAUTHORIZED
+        body = error_body("not_authenticated", str(exc.detail))
     elif isinstance(exc, exceptions.APIException):
         status_code = exc.status_code
         code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
@@ -111,6 +115,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
         headers["Retry-After"] = "1"
+    if status_code == status.HTTP_401_UNAUTHORIZED:
+        headers["WWW-Authenticate"] = "Bearer"
     set_rollback()
     return Response(body, status=status_code, headers=headers)
 

@@ -12,35 +12,73 @@ from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from common import __version__, context, metrics
+from common.circuit import CircuitBreaker
 from common.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
 
+def build_session(*, user_agent: str, retries: int, pool_size: int = 16) -> requests.Session:
+    """A pooled session whose GETs are retried on connection errors and 502/503/504, a bounded number of times."""
+    retry = Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        status_forcelist=(502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        backoff_factor=0.05,
+        raise_on_status=False,
+        respect_retry_after_header=False,
+    )
+    session = requests.Session()
+    session.headers["User-Agent"] = user_agent
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def is_read_timeout(exc: requests.RequestException) -> bool:
+    """After its last retry requests reports a read timeout as a ConnectionError; see through that."""
+    if isinstance(exc, requests.Timeout):
+        return True
+    return isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError)
+
+
 class ServiceClient:
-    """JSON GETs against one service; a 404 is an answer, anything unusable is ServiceUnavailable."""
+    """JSON GETs against one service; a 404 is an answer, anything unusable is ServiceUnavailable.
+
+    A circuit breaker per client: once the service has failed repeatedly, calls fail at once
+    (no connection attempt, no timeout to wait for) until a trial call succeeds again.
+    """
 
     def __init__(self, *, name: str, base_url: str) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
-        retry = Retry(
-            total=settings.HTTP_GET_RETRIES,
-            connect=settings.HTTP_GET_RETRIES,
-            read=settings.HTTP_GET_RETRIES,
-            status=settings.HTTP_GET_RETRIES,
-            status_forcelist=(502, 503, 504),
-            allowed_methods=frozenset({"GET", "HEAD"}),
-            backoff_factor=0.05,
-            raise_on_status=False,
-            respect_retry_after_header=False,
+        self.session = build_session(
+            user_agent=f"{settings.SERVICE_NAME}/{__version__}", retries=settings.HTTP_GET_RETRIES
         )
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = f"{settings.SERVICE_NAME}/{__version__}"
-        self.session.mount("http://", HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16))
-        self.session.mount("https://", HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16))
+        self.breaker = CircuitBreaker(
+            failure_threshold=settings.CIRCUIT_FAILURE_THRESHOLD, reset_seconds=settings.CIRCUIT_RESET_SECONDS
+        )
 
     def get_json(self, path: str) -> dict[str, Any] | None:
+        if not self.breaker.allow():
+            metrics.OUTBOUND_SECONDS.labels(self.name, "circuit_open").observe(0)
+            raise ServiceUnavailable(
+                f"The {self.name} service is failing; calls are paused for a few seconds. Nothing was saved."
+            )
+        try:
+            body = self._get_json(path)
+        except ServiceUnavailable:
+            self.breaker.record_failure()
+            raise
+        self.breaker.record_success()
+        return body
+
+    def _get_json(self, path: str) -> dict[str, Any] | None:
         url = f"{self.base_url}{path}"
         headers = {"Accept": "application/json"}
         if request_id := context.request_id.get():
@@ -50,12 +88,8 @@ class ServiceClient:
         try:
             response = self.session.get(url, headers=headers, timeout=self.timeout)
             outcome = str(response.status_code)
-        except requests.Timeout as exc:
-            outcome = "timeout"
-            raise self._unavailable(f"did not answer within {self.timeout[1]:g}s", exc) from None
         except requests.RequestException as exc:
-            # After the last retry requests reports a read timeout as a ConnectionError; say what it was.
-            if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
+            if is_read_timeout(exc):
                 outcome = "timeout"
                 raise self._unavailable(f"did not answer within {self.timeout[1]:g}s", exc) from None
             raise self._unavailable("is unreachable", exc) from None

@@ -119,6 +119,9 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 USE_X_FORWARDED_HOST = False
+# Empty: writes are open (the default, as in the tutorial). Set it (or API_WRITE_TOKEN_FILE, a
+# Docker secret) to make POST/PUT/PATCH/DELETE need "Authorization: Bearer <token>".
+API_WRITE_TOKEN = env("API_WRITE_TOKEN", "")
 
 # ------------------------------------------------------------------------------
 # Static files (whitenoise; each service gets its own URL prefix so the gateway routes them)
@@ -139,7 +142,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["common.permissions.WriteTokenRequired"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "common.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -161,6 +164,9 @@ SPECTACULAR_SETTINGS = {
 HTTP_CONNECT_TIMEOUT = env_float("HTTP_CONNECT_TIMEOUT", 1.0)
 HTTP_READ_TIMEOUT = env_float("HTTP_READ_TIMEOUT", 3.0)
 HTTP_GET_RETRIES = int(env("HTTP_GET_RETRIES", "2"))
+# After this many failed calls in a row a dependency is not called for CIRCUIT_RESET_SECONDS.
+CIRCUIT_FAILURE_THRESHOLD = int(env("CIRCUIT_FAILURE_THRESHOLD", "5"))
+CIRCUIT_RESET_SECONDS = env_float("CIRCUIT_RESET_SECONDS", 5.0)
 
 # ------------------------------------------------------------------------------
 # Logging: one JSON object per line on stdout

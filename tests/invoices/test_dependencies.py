@@ -11,6 +11,9 @@ from tests.conftest import post_json
 from tests.processes import Gunicorn, RedisServer
 
 URL = "/api/invoices/"
+MISSING_PRODUCT = "22222222-2222-2222-2222-222222222222"
+# A database of the suite's redis-server no other fixture uses.
+PRODUCTS_OWN_DB = 7
 
 
 @pytest.fixture
@@ -126,3 +129,41 @@ def test_customers_unreachable_gives_503(api, settings, raw_redis):
 
     assert_unavailable(response, "customers")
     assert raw_redis.dbsize() == 0
+
+
+def test_a_dead_dependency_trips_the_circuit_so_calls_fail_fast(api, silent_server, settings, raw_redis):
+    settings.CUSTOMERS_URL = silent_server
+    settings.CIRCUIT_FAILURE_THRESHOLD = 3
+    settings.HTTP_READ_TIMEOUT = 0.3
+    body = {"customer_id": "11111111-1111-1111-1111-111111111111", "product_id": MISSING_PRODUCT, "quantity": 1}
+
+    slow = [post_json(api, URL, body) for _ in range(3)]
+    fast = [post_json(api, URL, body) for _ in range(5)]
+
+    assert all("did not answer" in r.json()["error"]["message"] for r in slow)
+    assert {r.status_code for r in fast} == {503}
+    assert all("paused" in r.json()["error"]["message"] for r in fast), "an open circuit does not call out"
+    assert raw_redis.dbsize() == 0
+
+
+def test_the_circuit_closes_again_once_the_dependency_is_back(api, customer, settings, raw_redis, redis_server):
+    settings.CIRCUIT_FAILURE_THRESHOLD = 2
+    settings.CIRCUIT_RESET_SECONDS = 0.5
+    products = Gunicorn("products", {"REDIS_URL": redis_server.url(PRODUCTS_OWN_DB)})
+    products.start()
+    product = create_product(products)
+    settings.PRODUCTS_URL = products.url
+    products.stop()
+    failures = [issue(api, customer["id"], product["id"]) for _ in range(3)]
+    assert "paused" in failures[-1].json()["error"]["message"]
+
+    restarted = Gunicorn("products", {"REDIS_URL": redis_server.url(PRODUCTS_OWN_DB)}, port=products.port)
+    restarted.start()
+    try:
+        time.sleep(settings.CIRCUIT_RESET_SECONDS)
+        response = issue(api, customer["id"], product["id"])
+    finally:
+        restarted.stop()
+
+    assert response.status_code == 201, response.content
+    assert raw_redis.zcard("invoice:index") == 1
