@@ -4,6 +4,7 @@ import time
 from typing import Any
 
 import requests
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 DEMO_PRODUCTS = [
@@ -30,6 +31,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, api_url: str, wait: float, **options: Any) -> None:
         api = requests.Session()
+        if settings.API_WRITE_TOKEN:
+            api.headers["Authorization"] = f"Bearer {settings.API_WRITE_TOKEN}"
         api_url = api_url.rstrip("/")
         self._wait_for(api, api_url, wait)
         self._ensure(api, f"{api_url}/api/products/", [{"name": n, "unit_price": p} for n, p in DEMO_PRODUCTS])
