@@ -1,0 +1,55 @@
+"""`python -m ops.dev` as a developer runs it: starts, says where, and leaves nothing behind."""
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from ops.dev import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    """PIDs whose command line or environment names the run dir (gunicorn workers included)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker.encode() in (proc / "cmdline").read_bytes() + (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_dev_command_prints_the_url_and_stops_every_child(tmp_path, stop_signal):
+    command = subprocess.Popen(
+        [sys.executable, "-m", "ops.dev", "--free-ports", "--ephemeral", "--run-dir", str(tmp_path)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = []
+    try:
+        deadline = time.monotonic() + 90
+        while not any(line.startswith("ready in") for line in output):
+            line = command.stdout.readline()
+            assert line, "".join(output)
+            assert time.monotonic() < deadline, "".join(output)
+            output.append(line)
+        url = re.search(r"(http://127\.0\.0\.1:\d+)/", output[-1]).group(1)
+        assert requests.get(f"{url}/api/customers/", timeout=10).status_code == 200
+    finally:
+        command.send_signal(stop_signal)
+        rest, _ = command.communicate(timeout=60)
+
+    assert command.returncode == 0, rest
+    assert "stopped" in rest
+    assert processes_mentioning(str(tmp_path)) == []
