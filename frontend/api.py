@@ -24,7 +24,7 @@ from common import __version__, context
 
 logger = logging.getLogger(__name__)
 
-SERVICES = ("customers", "products", "invoices")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # ------------------------------------------------------------------------------
 # Errors the views turn into field errors, banners or 404 pages
@@ -205,6 +205,9 @@ class ApiClient:
         headers = dict(headers or {})
         if request_id := context.request_id.get():
             headers["X-Request-ID"] = request_id
+        # When the APIs protect writes with a token, the frontend is a trusted writer.
+        if method not in SAFE_METHODS and (token := getattr(settings, "API_WRITE_TOKEN", "")):
+            headers["Authorization"] = f"Bearer {token}"
         params = {key: value for key, value in (params or {}).items() if value not in (None, "")}
         shown_path = path + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
         started = time.perf_counter()
@@ -261,8 +264,8 @@ def _error_for(service: str, response: requests.Response) -> ApiError:
     message = error.get("message") if isinstance(error, dict) else None
     status = response.status_code
     if status >= 500:
-        detail = f"HTTP {status}: {message}" if message else f"HTTP {status}"
-        return ApiUnavailable(service, f"The {service} service is unavailable right now ({detail}).")
+        explanation = f" {message}" if message else ""
+        return ApiUnavailable(service, f"The {service} service is unavailable right now (HTTP {status}).{explanation}")
     if status == 404:
         return ApiNotFound(service, message or "Not found.")
     if status == 400 and error.get("code") == "validation_error":

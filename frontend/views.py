@@ -137,6 +137,7 @@ def _customer_page(
             "invoices_total": sum((invoice.total for invoice in invoices.results), start=0) if invoices else None,
             "cursor": cursor,
             "products": products,
+            "products_unavailable": "products" in outages.messages,
             "invoice_form": invoice_form,
             "outages": outages,
         },
