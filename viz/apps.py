@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class VizConfig(AppConfig):
+    name = "viz"
+    verbose_name = "Swarm visualizer"
