@@ -27,10 +27,10 @@ def processes_mentioning(marker: str) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "ctrl-c"])
 def test_dev_command_prints_the_url_and_stops_every_child(tmp_path, stop_signal):
     command = subprocess.Popen(
-        [sys.executable, "-m", "ops.dev", "--free-ports", "--ephemeral", "--run-dir", str(tmp_path)],
+        [sys.executable, "-m", "ops.dev", "--free-ports", "--ephemeral", "--workers", "1", "--run-dir", str(tmp_path)],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
