@@ -12,6 +12,8 @@ from ops.dev import LocalSystem
 from tests.frontend.site import Browser, banners, field_errors, forms_of, text_of, title_of
 from tests.processes import Gunicorn, free_port
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def invoices_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalSystem, dict, dict]]:

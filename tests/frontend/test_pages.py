@@ -12,6 +12,8 @@ from tests.frontend.site import Browser, banners, field_errors, flashes, forms_o
 
 HOST = socket.gethostname()
 
+pytestmark = pytest.mark.integration
+
 
 def make_customer(browser: Browser, name: str | None = None) -> dict:
     response = browser.api("POST", "/api/customers/", json={"name": name or f"Cust {uuid.uuid4().hex[:8]}",
