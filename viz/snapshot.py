@@ -73,6 +73,7 @@ class Service:
     version: str
     version_colour: int
     mode: str
+    update_state: str | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +187,7 @@ def _service(raw: dict[str, Any]) -> Service:
         version=version,
         version_colour=version_colour(version),
         mode="replicated" if replicated else "global",
+        update_state=(raw.get("UpdateStatus") or {}).get("State"),
     )
 
 

@@ -123,7 +123,7 @@ def test_images(swarm: None) -> Iterator[dict[str, str]]:
 
 
 @dataclass
-class TestService:
+class ServiceUnderTest:
     name: str
     images: dict[str, str]
 
@@ -145,7 +145,7 @@ class TestService:
 
 
 @pytest.fixture(scope="module")
-def test_service(test_images: dict[str, str]) -> Iterator[TestService]:
+def test_service(test_images: dict[str, str]) -> Iterator[ServiceUnderTest]:
     name = f"viztest-{uuid.uuid4().hex[:8]}"
     docker(
         "service", "create", "--detach", "--no-resolve-image", "--name", name, "--label", "viztest=1",
@@ -153,7 +153,7 @@ def test_service(test_images: dict[str, str]) -> Iterator[TestService]:
         "--update-parallelism", "1", "--update-delay", "30s", "--update-order", "start-first",
         test_images["v1"],
     )  # fmt: skip
-    service = TestService(name=name, images=test_images)
+    service = ServiceUnderTest(name=name, images=test_images)
     try:
         service.wait_running(2)
         yield service

@@ -86,6 +86,7 @@ def test_missing_socket_answers_503_with_a_clear_message(viz_factory) -> None:
     assert ready.status_code == 503
     assert ready.json()["status"] == "unavailable"
     assert requests.get(f"{viz.url}/healthz", timeout=5).status_code == 200
+    assert "http_requests" in requests.get(f"{viz.url}/metrics", timeout=5).text
 
 
 def test_an_engine_that_is_no_swarm_manager_answers_503(viz_factory, fake_engine) -> None:

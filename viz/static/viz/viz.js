@@ -21,11 +21,13 @@
 
   function taskCard(task) {
     const ended = !ACTIVE.has(task.state);
+    const leaving = !ended && task.desired_state !== "running";
     const showHealth = task.health !== "unknown" && task.health !== "none";
     const image = task.image + (task.container_id ? " · " + task.container_id.slice(0, 12) : "");
     return el("article", {
-      class: `task v${task.version_colour} state-${task.state} health-${task.health}${ended ? " ended" : ""}`,
+      class: `task v${task.version_colour} state-${task.state} health-${task.health}${ended ? " ended" : leaving ? " leaving" : ""}`,
       "data-task-id": task.id,
+      "data-service": task.service,
     }, [
       el("p", {class: "task-head"}, [
         el("b", {class: "svc", text: task.service}),
@@ -34,6 +36,7 @@
       ]),
       el("p", {class: "task-state"}, [
         el("span", {class: "state", text: task.state}),
+        leaving ? el("span", {class: "desired", text: " → " + task.desired_state}) : null,
         showHealth ? el("span", {class: "health", text: task.health}) : null,
       ]),
       el("p", {class: "muted image", title: task.image, text: image}),
@@ -58,8 +61,10 @@
   function serviceChip(service) {
     const desired = service.replicas === null ? "global" : String(service.replicas);
     const short = service.replicas !== null && service.running < service.replicas;
+    const updating = service.update_state && service.update_state !== "completed";
     return el("span", {class: `chip v${service.version_colour}${short ? " chip-short" : ""}`, title: service.image}, [
       el("b", {text: service.name}), ` ${service.running}/${desired} `, el("i", {text: service.version}),
+      updating ? el("span", {class: "update", text: " " + service.update_state}) : null,
     ]);
   }
 
