@@ -1,0 +1,289 @@
+"""Every exercise of the README, on a real single-node swarm, through the gateway on 127.0.0.1.
+
+The tests share one deployment and run in file order: scaling, failures and bad input first,
+then the rolling upgrade to v2 and the failed upgrade that rolls back to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+
+import pytest
+import requests
+
+from ops import stack
+from ops.load import LoadConfig, LoadReport, LoadRunner
+
+pytestmark = [pytest.mark.swarm, pytest.mark.timeout(900)]
+
+# The gateway re-resolves service names this often (nginx `resolver ... valid=5s`), plus a margin.
+DNS_REFRESH = 6.0
+GET_MIX = {"customers.list": 1, "customers.get": 2}
+
+
+def docker(*args: str) -> str:
+    return stack.docker(*args)
+
+
+def running_containers(service: str) -> list[str]:
+    label = f"label=com.docker.swarm.service.name={stack.STACK}_{service}"
+    return docker("ps", "--quiet", "--no-trunc", "--filter", label, "--filter", "status=running").split()
+
+
+def running_task_images(service: str) -> list[str]:
+    tasks = stack.stack_tasks(service=service)
+    return [
+        t["Image"].split("@")[0]
+        for t in tasks
+        if t["DesiredState"] == "Running" and t["CurrentState"].startswith("Running")
+    ]
+
+
+def service_update(service: str, *args: str) -> dt.datetime:
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+    docker("service", "update", "--detach", "--no-resolve-image", *args, f"{stack.STACK}_{service}")
+    return since
+
+
+def update_state(service: str) -> str:
+    out = docker("service", "inspect", f"{stack.STACK}_{service}", "--format", "{{json .UpdateStatus}}")
+    return (json.loads(out) or {}).get("State", "")
+
+
+def start_load(base_url: str, **overrides) -> LoadRunner:
+    config = LoadConfig(base_url=base_url, duration=600, rate=20, threads=4, printer=_load_line, **overrides)
+    return LoadRunner(config).start()
+
+
+def _load_line(line: str) -> None:
+    print("  load " + line, flush=True)
+
+
+def assert_no_failures(report: LoadReport) -> None:
+    print(report.summary())
+    assert report.requests > 0
+    assert report.errors == 0, f"{report.errors} failed requests: {report.errors_by_kind}; {report.error_samples[:5]}"
+
+
+def versions_seen(base_url: str, path: str, requests_count: int = 30) -> set[str]:
+    return {requests.get(base_url + path, timeout=10).headers["X-Service-Version"] for _ in range(requests_count)}
+
+
+def create_customer(api: requests.Session, base_url: str, name: str) -> str:
+    response = api.post(f"{base_url}/api/customers/", json={"name": name, "address": "1 Swarm Way"}, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+# ------------------------------------------------------------------------------
+# 1. Deployment
+# ------------------------------------------------------------------------------
+def test_stack_converges_with_every_task_healthy(deployed: str) -> None:
+    states = stack.wait_converged(timeout=60, quiet=True)
+    names = {s.short for s in states}
+    assert {"customers", "products", "invoices", "frontend", "gateway", "seed"} <= names
+    assert {"customers-redis", "products-redis", "invoices-redis"} <= names
+    for state in states:
+        if state.short in ("customers", "products", "invoices", "frontend"):
+            assert state.running == 2, state.describe()
+    statuses = docker("ps", "--filter", "label=com.docker.stack.namespace=demo", "--format", "{{.Status}}")
+    assert "starting" not in statuses, statuses
+    assert "unhealthy" not in statuses, statuses
+
+
+def test_api_frontend_and_docs_answer_through_the_gateway(deployed: str, api: requests.Session) -> None:
+    for service in ("customers", "products", "invoices"):
+        response = api.get(f"{deployed}/api/{service}/", timeout=10)
+        assert response.status_code == 200, response.text
+        assert "results" in response.json()
+        assert response.headers["X-Served-By"]
+        assert api.get(f"{deployed}/api/{service}/docs/", timeout=10).status_code == 200
+    home = requests.get(f"{deployed}/", timeout=10)
+    assert home.status_code == 200
+    assert "text/html" in home.headers["Content-Type"]
+    # Internal endpoints stay internal.
+    assert api.get(f"{deployed}/api/customers/healthz", timeout=10).status_code == 404
+
+
+def test_seed_job_created_the_demo_data(deployed: str, api: requests.Session) -> None:
+    names = {c["name"] for c in api.get(f"{deployed}/api/customers/?limit=100", timeout=10).json()["results"]}
+    assert "Ada Lovelace" in names
+
+
+# ------------------------------------------------------------------------------
+# 2. Scaling and load balancing
+# ------------------------------------------------------------------------------
+def test_scaling_customers_to_four_spreads_requests_over_four_tasks(deployed: str) -> None:
+    docker("service", "scale", "--detach", f"{stack.STACK}_customers=4")
+    try:
+        stack.wait_converged(services=["customers"], timeout=180, quiet=True)
+        assert len(running_containers("customers")) == 4
+        time.sleep(DNS_REFRESH)
+        served_by = set()
+        for _ in range(100):
+            response = requests.get(f"{deployed}/api/customers/?limit=1", timeout=10)
+            assert response.status_code == 200
+            served_by.add(response.headers["X-Served-By"])
+            if len(served_by) >= 4:
+                break
+        assert len(served_by) >= 4, served_by
+    finally:
+        docker("service", "scale", "--detach", f"{stack.STACK}_customers=2")
+        stack.wait_converged(services=["customers"], timeout=180, quiet=True)
+
+
+# ------------------------------------------------------------------------------
+# 3. A container dies
+# ------------------------------------------------------------------------------
+def test_killed_container_is_replaced_and_no_get_fails(deployed: str) -> None:
+    before = running_containers("customers")
+    assert len(before) == 2
+    load = start_load(deployed, mix=GET_MIX)
+    try:
+        time.sleep(2)
+        victim = before[0]
+        docker("kill", victim)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            now = running_containers("customers")
+            if len(now) == 2 and victim not in now:
+                break
+            time.sleep(1)
+        stack.wait_converged(services=["customers"], timeout=120, quiet=True)
+        time.sleep(DNS_REFRESH)
+    finally:
+        report = load.stop()
+    after = running_containers("customers")
+    assert victim not in after
+    assert len(after) == 2
+    assert_no_failures(report)
+
+
+# ------------------------------------------------------------------------------
+# 6. Redis restarts with its data
+# ------------------------------------------------------------------------------
+def test_killed_redis_comes_back_with_every_entity(deployed: str, api: requests.Session) -> None:
+    ids = [create_customer(api, deployed, f"Durable {n} {uuid.uuid4().hex[:6]}") for n in range(10)]
+    # appendfsync everysec: give the last write its second.
+    time.sleep(1.5)
+    [victim] = running_containers("customers-redis")
+    docker("kill", victim)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        now = running_containers("customers-redis")
+        if now and victim not in now:
+            break
+        time.sleep(1)
+    stack.wait_converged(services=["customers-redis"], timeout=120, quiet=True)
+    missing = set(ids)
+    deadline = time.monotonic() + 60
+    while missing and time.monotonic() < deadline:
+        for id_ in list(missing):
+            if api.get(f"{deployed}/api/customers/{id_}/", timeout=10).status_code == 200:
+                missing.discard(id_)
+        time.sleep(0.5)
+    assert not missing, f"{len(missing)} of {len(ids)} customers lost after the Redis restart"
+    assert victim not in running_containers("customers-redis")
+
+
+# ------------------------------------------------------------------------------
+# 7. Bad input never reaches a 5xx
+# ------------------------------------------------------------------------------
+def test_bad_input_gets_4xx_with_json_errors(deployed: str, api: requests.Session) -> None:
+    customer = create_customer(api, deployed, "Bad input target")
+    product = api.post(f"{deployed}/api/products/", json={"name": "Bad input widget", "unit_price": "1.00"}, timeout=10)
+    assert product.status_code == 201
+    product_id = product.json()["id"]
+    json_headers = {"Content-Type": "application/json"}
+
+    def invoice(customer_id: object, product_id: object, quantity: object) -> str:
+        return json.dumps({"customer_id": customer_id, "product_id": product_id, "quantity": quantity})
+
+    cases = [
+        ("GET", "/api/customers/not-a-uuid/", None, {}),
+        ("GET", f"/api/customers/{uuid.uuid4()}/", None, {}),
+        ("GET", "/api/invoices/?customer=not-a-uuid", None, {}),
+        ("GET", "/api/customers/?limit=abc&cursor=%%%", None, {}),
+        ("POST", "/api/customers/", "{not json", json_headers),
+        ("POST", "/api/customers/", json.dumps({"name": ""}), json_headers),
+        ("POST", "/api/customers/", json.dumps([1, 2, 3]), json_headers),
+        ("POST", "/api/customers/", "name=x", {"Content-Type": "text/plain"}),
+        ("POST", "/api/customers/", "x" * (2 * 1024 * 1024), json_headers),
+        ("POST", "/api/products/", json.dumps({"name": "Neg", "unit_price": "-1"}), json_headers),
+        ("POST", "/api/products/", json.dumps({"name": "Huge", "unit_price": "1e400"}), json_headers),
+        ("POST", "/api/invoices/", invoice(customer, product_id, -3), json_headers),
+        ("POST", "/api/invoices/", invoice(customer, product_id, 10**30), json_headers),
+        ("POST", "/api/invoices/", invoice(str(uuid.uuid4()), product_id, 1), json_headers),
+        ("POST", "/api/invoices/", invoice("nope", None, "x"), json_headers),
+        ("DELETE", "/api/invoices/", None, {}),
+        ("PUT", f"/api/customers/{customer}/", json.dumps({"name": None}), json_headers),
+        ("PATCH", "/api/customers/" + "a" * 5000 + "/", json.dumps({"name": "x"}), json_headers),
+        ("GET", "/api/nowhere/", None, {}),
+        ("GET", "/metrics", None, {}),
+    ]  # fmt: skip
+    for method, path, body, headers in cases:
+        response = api.request(method, deployed + path, data=body, headers=headers, timeout=15)
+        label = f"{method} {path[:60]} -> {response.status_code} {response.text[:200]!r}"
+        assert 400 <= response.status_code < 500, label
+        assert "error" in response.json(), label
+
+
+# ------------------------------------------------------------------------------
+# 4. Rolling upgrade under load
+# ------------------------------------------------------------------------------
+def test_rolling_upgrade_to_v2_under_load_loses_nothing(deployed: str, v2_images: str) -> None:
+    load = start_load(deployed)
+    try:
+        time.sleep(3)
+        for service in ("customers", "invoices"):
+            since = service_update(
+                service,
+                "--image",
+                f"demo/{service}:{v2_images}",
+                "--update-parallelism",
+                "1",
+                "--update-delay",
+                "5s",
+            )
+            stack.wait_converged(services=[service], since=since, timeout=300, quiet=True)
+            assert update_state(service) == "completed"
+        time.sleep(DNS_REFRESH)
+    finally:
+        report = load.stop()
+    assert_no_failures(report)
+    missing = report.missing_created(deployed)
+    assert not missing, f"{len(missing)} acknowledged entities not readable: {missing[:5]}"
+    assert report.versions["customers=v1"], report.versions
+    assert report.versions["customers=v2"], report.versions
+    for service in ("customers", "invoices"):
+        assert running_task_images(service) == [f"demo/{service}:v2"] * 2
+        assert versions_seen(deployed, f"/api/{service}/?limit=1") == {"v2"}
+
+
+# ------------------------------------------------------------------------------
+# 5. A broken release rolls itself back
+# ------------------------------------------------------------------------------
+def test_upgrade_to_unhealthy_image_rolls_back_without_failures(deployed: str, broken_image: str) -> None:
+    before = running_task_images("customers")
+    load = start_load(deployed)
+    try:
+        service_update("customers", "--image", f"demo/customers:{broken_image}")
+        deadline = time.monotonic() + 300
+        while (state := update_state("customers")) != "rollback_completed":
+            assert state not in ("paused", "rollback_paused", "completed"), state
+            assert time.monotonic() < deadline, f"no rollback after 300s (state {state!r})"
+            time.sleep(2)
+        stack.wait_converged(services=["customers"], timeout=180, quiet=True)
+        time.sleep(DNS_REFRESH)
+    finally:
+        report = load.stop()
+    assert_no_failures(report)
+    assert running_task_images("customers") == before
+    assert versions_seen(deployed, "/api/customers/?limit=1") == {before[0].rsplit(":", 1)[1]}
+    failed = [
+        t for t in stack.stack_tasks(service="customers") if t["Image"].startswith(f"demo/customers:{broken_image}")
+    ]
+    assert failed, "the broken image never ran"
