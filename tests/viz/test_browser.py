@@ -99,7 +99,7 @@ def test_board_follows_a_scale_up_and_a_rolling_update(page: Page, swarm_viz, te
     new_version = test_service.images["v2"].rsplit(":", 1)[1]
     expect(
         page.locator(f'article.task.state-running[data-service="{test_service.name}"] .version', has_text=new_version)
-    ).to_have_count(1)
+    ).to_have_count(1, timeout=60_000)  # a new container's first healthcheck; slow on a busy machine
     time.sleep(1.5)
     path = screenshot(page, "viz-rolling-update")
     versions = set(

@@ -22,7 +22,7 @@
   function taskCard(task) {
     const ended = !ACTIVE.has(task.state);
     const leaving = !ended && task.desired_state !== "running";
-    const showHealth = task.health !== "unknown" && task.health !== "none";
+    const showHealth = !["unknown", "none", task.state].includes(task.health);
     const image = task.image + (task.container_id ? " · " + task.container_id.slice(0, 12) : "");
     return el("article", {
       class: `task v${task.version_colour} state-${task.state} health-${task.health}${ended ? " ended" : leaving ? " leaving" : ""}`,
@@ -30,7 +30,7 @@
       "data-service": task.service,
     }, [
       el("p", {class: "task-head"}, [
-        el("b", {class: "svc", text: task.service}),
+        el("b", {class: "svc", title: task.service, text: task.service}),
         task.slot === null ? null : el("span", {class: "slot", text: "." + task.slot}),
         el("span", {class: "version", text: task.version}),
       ]),
@@ -54,7 +54,7 @@
     const tasks = node.tasks.length ? node.tasks.map(taskCard) : [el("p", {class: "empty", text: "no tasks"})];
     return el("section", {class: `node node-${node.state} avail-${node.availability}`, "data-node-id": node.id}, [
       el("header", {class: "node-head"}, [el("h2", {text: node.hostname}), badges, el("p", {class: "muted", text: detail})]),
-      ...tasks,
+      el("div", {class: "tasks"}, tasks),
     ]);
   }
 
@@ -73,7 +73,7 @@
     if (state.unassigned.length) {
       columns.push(el("section", {class: "node node-unassigned"}, [
         el("header", {class: "node-head"}, [el("h2", {text: "not placed"}), el("p", {class: "muted", text: "tasks waiting for a node"})]),
-        ...state.unassigned.map(taskCard),
+        el("div", {class: "tasks"}, state.unassigned.map(taskCard)),
       ]));
     }
     document.getElementById("board").replaceChildren(...columns);
