@@ -60,7 +60,7 @@ class LoadConfig:
     # Requests per second over all threads; 0 sends as fast as the threads can.
     rate: float = 20.0
     mix: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_MIX))
-    timeout: float = 15.0
+    timeout: float = 30.0
     report_every: float = 1.0
     # Receives the per-second lines; None keeps quiet.
     printer: Callable[[str], None] | None = print
@@ -117,7 +117,7 @@ class LoadReport:
             lines.extend(f"  e.g. {sample}" for sample in self.error_samples[:5])
         return "\n".join(lines)
 
-    def missing_created(self, base_url: str, *, timeout: float = 10.0, threads: int = 8) -> list[str]:
+    def missing_created(self, base_url: str, *, timeout: float = 30.0, threads: int = 8) -> list[str]:
         """Every recorded entity that cannot be read back (status other than 200), as 'kind id: why'."""
         base = base_url.rstrip("/")
 
@@ -144,6 +144,7 @@ class LoadRunner:
         self._threads: list[threading.Thread] = []
         self._sent = 0
         self._started = 0.0
+        self._next_at = 0.0
         self._customers: list[str] = []
         self._product_id = ""
         self._second = _Second()
@@ -192,14 +193,25 @@ class LoadRunner:
 
     # --- workers -------------------------------------------------------------------------------
     def _next_slot(self) -> float | None:
-        """Claims the next request; returns when to send it, or None when a bound is reached."""
+        """Claims the next request; returns when to send it, or None when a bound is reached.
+
+        Slots are spaced 1/rate apart from the later of the previous slot and now: when the
+        system slows down the load slows with it instead of bursting to catch up.
+        """
         with self._lock:
-            elapsed = time.monotonic() - self._started
-            if self._stop.is_set() or self._sent >= self.config.max_requests or elapsed >= self.config.duration:
+            now = time.monotonic()
+            if (
+                self._stop.is_set()
+                or self._sent >= self.config.max_requests
+                or now - self._started >= self.config.duration
+            ):
                 return None
-            index = self._sent
             self._sent += 1
-        return self._started + index / self.config.rate if self.config.rate > 0 else time.monotonic()
+            if self.config.rate <= 0:
+                return now
+            when = max(self._next_at, now)
+            self._next_at = when + 1 / self.config.rate
+            return when
 
     def _work(self) -> None:
         session = requests.Session()
@@ -350,7 +362,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=dict(DEFAULT_MIX),
         help="operation=weight,... from: " + ", ".join(OPERATIONS) + " (default: all, mostly reads)",
     )
-    parser.add_argument("--timeout", type=float, default=15, help="per-request timeout in seconds")
+    parser.add_argument("--timeout", type=float, default=30, help="per-request timeout in seconds")
     parser.add_argument("--verify", action="store_true", help="read back every created entity at the end")
     parser.add_argument("--json", type=Path, help="write the report (and verification) as JSON here")
     parser.add_argument("--quiet", action="store_true", help="no per-second lines")
