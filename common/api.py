@@ -3,6 +3,7 @@
 import uuid
 from typing import Any, ClassVar
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,7 +28,12 @@ class StrictSerializer(serializers.Serializer):
 
 
 class PageQuerySerializer(serializers.Serializer):
-    cursor = serializers.CharField(required=False, max_length=200, help_text="next_cursor of the previous page")
+    cursor = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="next_cursor of the previous page; empty: first page",
+    )
     limit = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -35,13 +41,20 @@ class PageQuerySerializer(serializers.Serializer):
         help_text=f"Page size; values above {MAX_PAGE_SIZE} are capped to {MAX_PAGE_SIZE}.",
     )
 
+    def to_internal_value(self, data: Any) -> Any:
+        # A query string carries "" for `?limit=`; DRF would read that as "absent" and use the default.
+        blank = {name: ["May not be blank."] for name in self.fields if name != "cursor" and data.get(name) == ""}
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
     def validate_limit(self, value: int) -> int:
         return min(value, MAX_PAGE_SIZE)
 
 
 def page_serializer(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
-    """The documented shape of one list page of `item`."""
-    return type(
+    """The documented shape of one list page of `item` (an object, not the bare array a list view suggests)."""
+    page = type(
         name,
         (serializers.Serializer,),
         {
@@ -50,6 +63,7 @@ def page_serializer(item: type[serializers.Serializer], name: str) -> type[seria
             "next": serializers.URLField(allow_null=True),
         },
     )
+    return extend_schema_serializer(many=False)(page)
 
 
 def page_response(request: Request, items: list[Any], next_cursor: str | None, serializer: type) -> Response:
@@ -98,7 +112,7 @@ class EntityViewSet(viewsets.ViewSet):
         query = PageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         items, next_cursor = self.service_list(
-            cursor=query.validated_data.get("cursor"), limit=query.validated_data["limit"]
+            cursor=query.validated_data.get("cursor") or None, limit=query.validated_data["limit"]
         )
         return page_response(request, items, next_cursor, self.output_serializer)
 

@@ -24,6 +24,9 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Heartbeat files in memory, so a read-only root filesystem works.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 forwarded_allow_ips = "*"
+# As long as the gateway's own limit (8k), so an over-long URI gets the gateway's JSON 414,
+# not gunicorn's HTML one.
+limit_request_line = 8190
 
 # Metrics from all workers are aggregated through files in this directory (prometheus_client
 # multiprocess mode); it must exist and be empty before the workers start.

@@ -35,7 +35,7 @@ class InvoiceViewSet(viewsets.ViewSet):
         customer = query.validated_data.get("customer")
         invoices, next_cursor = services.invoice_list(
             customer_id=str(customer) if customer else None,
-            cursor=query.validated_data.get("cursor"),
+            cursor=query.validated_data.get("cursor") or None,
             limit=query.validated_data["limit"],
         )
         return page_response(request, invoices, next_cursor, InvoiceSerializer)

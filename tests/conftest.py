@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
+from ops.dev import LocalSystem
+from tests.frontend.site import running_system
 from tests.processes import Gunicorn, RedisServer
 
 # Database numbers on the suite's redis-server: one per service, like one Redis each in a deployment.
@@ -61,6 +63,14 @@ def use_live_services(live_services: dict[str, Gunicorn], settings) -> dict[str,
     settings.CUSTOMERS_URL = live_services["customers"].url
     settings.PRODUCTS_URL = live_services["products"].url
     return live_services
+
+
+@pytest.fixture(scope="session")
+def local_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
+    """The whole system in local mode (redis-servers, every service under gunicorn, the nginx
+    gateway, the frontend) on free ports, shared by the suites that test through the gateway."""
+    with running_system(tmp_path_factory.mktemp("local-mode")) as system:
+        yield system
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from ops.dev import LocalSystem
-from tests.frontend.site import running_system
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "artifacts" / "screenshots"
@@ -35,9 +34,8 @@ def chromium() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def ui_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
-    with running_system(tmp_path_factory.mktemp("browser-system")) as system:
-        yield system
+def ui_system(local_system: LocalSystem) -> LocalSystem:
+    return local_system
 
 
 @pytest.fixture

@@ -1,15 +1,12 @@
-from collections.abc import Iterator
-
 import pytest
 
 from ops.dev import LocalSystem
-from tests.frontend.site import Browser, running_system
+from tests.frontend.site import Browser
 
 
 @pytest.fixture(scope="session")
-def frontend_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
-    with running_system(tmp_path_factory.mktemp("frontend-system")) as system:
-        yield system
+def frontend_system(local_system: LocalSystem) -> LocalSystem:
+    return local_system
 
 
 @pytest.fixture

@@ -1,13 +1,13 @@
 """The whole system in local mode (real redis-server, gunicorn and nginx) on free ports."""
 
 import json
-from collections.abc import Iterator
+import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from ops.dev import LocalSystem, Ports
+from ops.dev import LocalSystem
 
 
 class Gateway:
@@ -28,17 +28,20 @@ class Gateway:
     def post(self, path: str, **kwargs) -> requests.Response:
         return self.request("POST", path, **kwargs)
 
+    def log_lines_for(self, request_id: str, *, at_least: int = 1, timeout: float = 5.0) -> list[dict]:
+        """The access-log lines of one request id; nginx writes a line just after the response,
+        so wait (bounded) until the expected number is there."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [line for line in self.access_log() if line["request_id"] == request_id]
+            if len(lines) >= at_least or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
+
     def access_log(self) -> list[dict]:
         """Every line of the gateway's JSON access log so far."""
         lines = Path(self.system.gateway_access_log).read_text().splitlines()
         return [json.loads(line) for line in lines if line.startswith("{")]
-
-
-@pytest.fixture(scope="session")
-def local_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
-    run_dir = tmp_path_factory.mktemp("local-mode")
-    with LocalSystem(ports=Ports.free(), run_dir=run_dir, persistent_redis=False, say=lambda _: None) as system:
-        yield system
 
 
 @pytest.fixture(scope="session")

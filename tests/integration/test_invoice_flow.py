@@ -54,7 +54,7 @@ def test_request_id_travels_gateway_invoices_gateway_customers(gateway):
     assert response.raw.headers.getlist("X-Request-ID") == [request_id]
     # invoices looks customer and product up through the gateway: those calls
     # must carry the caller's id, so one id ties the three log lines together.
-    seen = {(line["method"], line["uri"]) for line in gateway.access_log() if line["request_id"] == request_id}
+    seen = {(line["method"], line["uri"]) for line in gateway.log_lines_for(request_id, at_least=3)}
     assert ("POST", "/api/invoices/") in seen
     assert ("GET", f"/api/customers/{customer['id']}/") in seen
     assert ("GET", f"/api/products/{product['id']}/") in seen
