@@ -14,11 +14,11 @@ import os
 import threading
 from typing import Any
 
+import docker
 import requests
 from django.conf import settings
 from docker.errors import APIError, DockerException
 
-import docker
 from common.errors import ServiceUnavailable
 
 # Labels the engine puts on every container it runs for a swarm task.
