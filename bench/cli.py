@@ -1,0 +1,261 @@
+"""python -m bench: seed N entities, then drive each scenario with wrk and report the figures.
+
+Local mode (the default) starts the whole system as local processes (ops.dev.LocalSystem) on free
+ports with throwaway Redis data. With --gateway-url the running system behind that URL is measured
+instead; seeding then needs the three Redis URLs (or --no-seed to use what is there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+
+from bench.machine import child_pids, load_average, machine_info, rss_mb
+from bench.report import print_table, write_json
+from bench.seed import Dataset, Seeder, setup_django
+from bench.wrk import Figures, WrkError, run_wrk, wrk_path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DEFAULT_SIZES = (1_000, 10_000, 100_000)
+# Ids the POST scenario picks from; enough to spread the writes, few enough for wrk's command line.
+POST_ID_SAMPLE = 100
+DEEP_PAGE_FRACTION = 0.9
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    url: Callable[[Targets, Dataset], str]
+    lua_args: Callable[[Dataset], list[str]] = lambda _data: []
+
+
+@dataclass(frozen=True)
+class Targets:
+    gateway: str
+    customers_direct: str
+    deep_cursor: str = ""
+
+
+SCENARIOS = [
+    Scenario(
+        "customer_get_gateway",
+        "GET one customer through the gateway",
+        lambda t, d: f"{t.gateway}/api/customers/{d.customer_ids[len(d.customer_ids) // 2]}/",
+    ),
+    Scenario(
+        "customer_get_direct",
+        "GET one customer straight to one customers process",
+        lambda t, d: f"{t.customers_direct}/api/customers/{d.customer_ids[len(d.customer_ids) // 2]}/",
+    ),
+    Scenario("customers_first_page", "first page of customers (20)", lambda t, d: f"{t.gateway}/api/customers/"),
+    Scenario(
+        "customers_deep_page",
+        f"a page {DEEP_PAGE_FRACTION:.0%} deep into the customers (cursor)",
+        lambda t, d: f"{t.gateway}/api/customers/?cursor={t.deep_cursor}",
+    ),
+    Scenario(
+        "customer_invoices",
+        "invoices of one customer (first page) among N invoices",
+        lambda t, d: f"{t.gateway}/api/invoices/?customer={d.hot_customer}",
+    ),
+    Scenario(
+        "invoice_create",
+        "POST an invoice (validates customer and product over HTTP, one transaction)",
+        lambda t, d: f"{t.gateway}/api/invoices/",
+        lambda d: ["post", ",".join(d.customer_ids[:POST_ID_SAMPLE]), ",".join(d.product_ids[:POST_ID_SAMPLE])],
+    ),
+]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=(
+            "Benchmark the system with wrk. For each N: seed N customers, products and invoices "
+            "(straight into Redis through the services' store code), warm up, run every scenario "
+            "for a fixed time, print a table and write all figures to bench/results/<timestamp>.json."
+        ),
+    )
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(n) for n in DEFAULT_SIZES),
+        help="comma-separated N values, grown in order on the same data (default %(default)s)",
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run (default %(default)s)")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of load before each run (default %(default)s)"
+    )
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default %(default)s)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default %(default)s)")
+    parser.add_argument("--scenarios", help=f"comma-separated subset of: {', '.join(s.name for s in SCENARIOS)}")
+    parser.add_argument("--workers", type=int, default=2, help="local mode: gunicorn workers per process (default 2)")
+    parser.add_argument("--gateway-url", help="measure a running system through this gateway instead of local mode")
+    parser.add_argument("--service-url", help="with --gateway-url: a customers process reached directly")
+    for service in ("customers", "products", "invoices"):
+        parser.add_argument(f"--redis-{service}", metavar="URL", help=f"with --gateway-url: the {service} Redis")
+    parser.add_argument("--no-seed", action="store_true", help="with --gateway-url: use the data already there")
+    parser.add_argument("--output", type=Path, help="JSON file to write (default bench/results/<timestamp>.json)")
+    parser.add_argument("--label", default="", help="free text stored with the results (e.g. the commit)")
+    args = parser.parse_args(argv)
+    args.sizes = [int(n) for n in args.sizes.split(",") if n]
+    if args.gateway_url and not args.service_url:
+        parser.error("--gateway-url needs --service-url (a customers process, for the direct GET)")
+    if (
+        args.gateway_url
+        and not args.no_seed
+        and not all((args.redis_customers, args.redis_products, args.redis_invoices))
+    ):
+        parser.error("--gateway-url needs --redis-customers/--redis-products/--redis-invoices, or --no-seed")
+    chosen = set(args.scenarios.split(",")) if args.scenarios else {s.name for s in SCENARIOS}
+    unknown = chosen - {s.name for s in SCENARIOS}
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    args.scenarios = [s for s in SCENARIOS if s.name in chosen]
+    return args
+
+
+@dataclass
+class System:
+    gateway: str
+    customers_direct: str
+    seeder: Seeder | None
+    worker_pids: Callable[[], dict[str, list[int]]]
+
+
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+@contextmanager
+def local_system(workers: int) -> Iterator[System]:
+    from ops.dev import LocalSystem, Ports
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as run_dir:
+        ports = Ports.free()
+        say = lambda line: print(line, flush=True)  # noqa: E731
+        with LocalSystem(
+            ports, run_dir=Path(run_dir), persistent_redis=False, with_frontend=False, workers=workers, say=say
+        ) as system:
+            seeder = Seeder(
+                _redis(f"redis://127.0.0.1:{ports.redis_customers}/0"),
+                _redis(f"redis://127.0.0.1:{ports.redis_products}/0"),
+                _redis(f"redis://127.0.0.1:{ports.redis_invoices}/0"),
+            )
+
+            def worker_pids() -> dict[str, list[int]]:
+                return {
+                    child.name: child_pids(child.pid)
+                    for child in system.children
+                    if child.name in {"customers", "customers-2", "products", "invoices"}
+                }
+
+            yield System(system.gateway_url, f"http://127.0.0.1:{ports.customers}", seeder, worker_pids)
+
+
+@contextmanager
+def remote_system(args: argparse.Namespace) -> Iterator[System]:
+    seeder = None
+    if not args.no_seed:
+        seeder = Seeder(_redis(args.redis_customers), _redis(args.redis_products), _redis(args.redis_invoices))
+    yield System(args.gateway_url.rstrip("/"), args.service_url.rstrip("/"), seeder, dict)
+
+
+def discover(gateway: str) -> Dataset:
+    """With --no-seed: ids from the first pages of the APIs."""
+
+    def ids(path: str) -> list[str]:
+        with urllib.request.urlopen(f"{gateway}{path}?limit=100", timeout=10) as response:  # noqa: S310
+            return [row["id"] for row in json.load(response)["results"]]
+
+    customers, products = ids("/api/customers/"), ids("/api/products/")
+    if not customers or not products:
+        raise SystemExit("--no-seed: the system has no customers or no products")
+    return Dataset(customer_ids=customers, product_ids=products, hot_customer=customers[0])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        wrk_path()
+    except WrkError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    setup_django()
+    started_at = datetime.now(UTC)
+    results: dict[str, object] = {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "label": args.label,
+        "machine": machine_info(),
+        "wrk": {
+            "threads": args.threads,
+            "connections": args.connections,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+        },
+        "mode": "remote" if args.gateway_url else "local",
+        "workers_per_process": None if args.gateway_url else args.workers,
+        "sizes": [],
+    }
+    print(f"machine: {results['machine']}", flush=True)
+    context = remote_system(args) if args.gateway_url else local_system(args.workers)
+    with context as system:
+        if system.seeder is not None and not args.gateway_url:
+            system.seeder.flush()
+        for n in args.sizes:
+            results["sizes"].append(run_size(n, args, system))  # type: ignore[attr-defined]
+        results["worker_rss_mb"] = {
+            name: {str(pid): rss_mb(pid) for pid in pids} for name, pids in system.worker_pids().items()
+        }
+    print(f"\ngunicorn worker RSS after the benchmark (MB): {json.dumps(results['worker_rss_mb'])}")
+    output = args.output or RESULTS_DIR / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
+    write_json(output, results)
+    print(f"results written to {output}")
+    return 0
+
+
+def run_size(n: int, args: argparse.Namespace, system: System) -> dict[str, object]:
+    if system.seeder is not None:
+        began = time.perf_counter()
+        print(f"\nseeding N={n} customers, products and invoices ...", flush=True)
+        system.seeder.grow_to(n)
+        print(f"  seeded in {time.perf_counter() - began:.1f}s", flush=True)
+        data = system.seeder.data
+        deep_cursor = system.seeder.cursor_at(DEEP_PAGE_FRACTION)
+    else:
+        data = discover(system.gateway)
+        deep_cursor = ""
+    targets = Targets(system.gateway, system.customers_direct, deep_cursor)
+    rows: dict[str, dict[str, object]] = {}
+    for scenario in args.scenarios:
+        url = scenario.url(targets, data)
+        lua_args = scenario.lua_args(data)
+        load = load_average()
+        print(f"  {scenario.name:<22} load {load[0]:5.2f} ... ", end="", flush=True)
+        if args.warmup > 0:
+            run_wrk(url, threads=args.threads, connections=args.connections, seconds=args.warmup, lua_args=lua_args)
+        figures: Figures = run_wrk(
+            url, threads=args.threads, connections=args.connections, seconds=args.duration, lua_args=lua_args
+        )
+        print(f"{figures.requests_per_second:9.1f} req/s", flush=True)
+        rows[scenario.name] = {
+            "description": scenario.description,
+            "url": url,
+            "load_average_before": load,
+            **figures.as_dict(),
+        }
+    invoices_total = data.invoices if system.seeder is not None else None
+    size = {"n": n, "invoices_seeded": invoices_total, "scenarios": rows}
+    print_table(size)
+    return size

@@ -1,0 +1,26 @@
+"""The figures as a text table per N and as one JSON document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def print_table(size: dict[str, object]) -> None:
+    rows = size["scenarios"]
+    assert isinstance(rows, dict)
+    print(f"\nN = {size['n']:,}")
+    header = f"| {'scenario':<22} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} | {'load':>5} |"
+    print(header)
+    print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
+    for name, row in rows.items():
+        print(
+            f"| {name:<22} | {row['requests_per_second']:>9.1f} | {row['p50_ms']:>7.2f} | {row['p99_ms']:>7.2f} "
+            f"| {row['errors']:>6} | {row['load_average_before'][0]:>5.2f} |"
+        )
+    print(flush=True)
+
+
+def write_json(path: Path, results: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")

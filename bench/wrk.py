@@ -1,0 +1,72 @@
+"""One wrk run and its figures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+LUA_SCRIPT = Path(__file__).resolve().parent / "wrk.lua"
+MARKER = "BENCH_JSON "
+
+
+class WrkError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Figures:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    requests: int
+    errors: int
+    status_errors: int
+    socket_errors: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def wrk_path() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise WrkError("wrk not found: sudo apt-get install wrk")
+    return path
+
+
+def run_wrk(url: str, *, threads: int, connections: int, seconds: float, lua_args: Sequence[str] = ()) -> Figures:
+    """wrk against one URL; errors are responses >= 400 plus socket errors (connect, read, write, timeout)."""
+    argv = [
+        wrk_path(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(LUA_SCRIPT),
+        url,
+    ]
+    if lua_args:
+        argv += ["--", *lua_args]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=seconds + 60)
+    line = next((line for line in result.stdout.splitlines() if line.startswith(MARKER)), None)
+    if result.returncode != 0 or line is None:
+        raise WrkError(f"wrk failed ({result.returncode}) on {url}:\n{result.stdout}\n{result.stderr}")
+    raw = json.loads(line.removeprefix(MARKER))
+    socket_errors = raw["connect_errors"] + raw["read_errors"] + raw["write_errors"] + raw["timeouts"]
+    return Figures(
+        requests_per_second=round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        p50_ms=round(raw["p50_us"] / 1000, 2),
+        p99_ms=round(raw["p99_us"] / 1000, 2),
+        max_ms=round(raw["max_us"] / 1000, 2),
+        requests=raw["requests"],
+        errors=raw["status_errors"] + socket_errors,
+        status_errors=raw["status_errors"],
+        socket_errors=socket_errors,
+    )
