@@ -300,13 +300,16 @@ def wait_converged(
     since: dt.datetime | None = None,
     quiet: bool = False,
     interval: float = 2.0,
+    heal: bool = True,
 ) -> list[ServiceState]:
     """Wait until every (or each named) service runs all its tasks healthy and no update is in progress.
 
     Raises StackError on timeout, or when an update that finished after `since` was rolled back
-    or paused (the deploy did not take).
+    or paused (the deploy did not take). With `heal`, a service left with more running tasks
+    than replicas is repaired once (see _heal_extra_tasks).
     """
     wanted = {f"{stack}_{s}" for s in services} if services else None
+    healed: set[str] = set()
     deadline = time.monotonic() + timeout
     last_report = 0.0
     while True:
@@ -317,6 +320,8 @@ def wait_converged(
                 recent = finished is not None and finished >= since
                 if recent and state.update_state in UPDATE_STUCK | {"rollback_completed"}:
                     raise StackError(f"{state.short}: update {state.update_state}: {state.update_message}")
+        if heal:
+            _heal_extra_tasks(states, healed)
         pending = [s for s in states if not s.converged]
         missing = (wanted or set()) - {s.name for s in states}
         if states and not pending and not missing:
@@ -330,6 +335,22 @@ def wait_converged(
             ready = len(states) - len(pending)
             say(f"waiting: {ready}/{len(states)} services ready; " + ", ".join(s.describe() for s in pending))
         time.sleep(interval)
+
+
+def _heal_extra_tasks(states: list[ServiceState], healed: set[str]) -> None:
+    """Repair the aftermath of a task failing during a start-first rolling update.
+
+    The restart supervisor replaces the failed task while the updater starts its own new one,
+    and the slot keeps both (moby/swarmkit#2242): the update completes with more tasks running
+    than replicas, and swarm never removes them. A forced update makes the updater walk every
+    slot again and leave one task in each.
+    """
+    for state in states:
+        extra = state.mode == "replicated" and state.running > state.wanted
+        if extra and state.name not in healed and state.update_state not in UPDATE_IN_PROGRESS:
+            healed.add(state.name)
+            say(f"{state.short}: {state.running} tasks for {state.wanted} replicas; docker service update --force")
+            docker("service", "update", "--detach", "--force", "--no-resolve-image", state.name)
 
 
 def published_port(stack: str = STACK, service: str = "gateway", target: int = 80) -> int | None:
