@@ -42,6 +42,7 @@ BUILD_DIR = REPO / "build"
 WHEELHOUSE = BUILD_DIR / "wheelhouse"
 LOG_DIR = BUILD_DIR / "logs" / "images"
 DEB_CACHE = BUILD_DIR / "debs"
+PIP_CACHE = BUILD_DIR / "pip-cache"
 DEBIAN_SUITE = "bookworm"
 
 DJANGO_SERVICES = ("customers", "products", "invoices", "frontend")
@@ -204,14 +205,16 @@ class AptSource:
     proxy: str | None
 
 
-def host_apt_source(suite: str = DEBIAN_SUITE, mirror_override: str | None = None) -> AptSource:
+def host_apt_source(
+    suite: str = DEBIAN_SUITE, mirror_override: str | None = None, etc_apt: Path | None = None
+) -> AptSource:
     """The Debian mirror and proxy the host's apt uses, so debootstrap goes the same way."""
     proxy = _apt_config_value("Acquire::http::Proxy") or os.environ.get("http_proxy") or None
     if proxy in ("DIRECT", "false"):
         proxy = None
     if mirror_override:
         return AptSource(mirror_override, proxy)
-    for uri, suites in _host_apt_entries():
+    for uri, suites in _host_apt_entries(etc_apt):
         if suite in suites and "/debian" in uri and "security" not in uri:
             return AptSource(uri.rstrip("/"), proxy)
     raise BuildError(f"no Debian {suite} mirror in the host's apt sources; pass --mirror URL")
@@ -226,10 +229,11 @@ def _apt_config_value(key: str) -> str | None:
     return match.group(1) if match and match.group(1) else None
 
 
-def _host_apt_entries() -> Iterable[tuple[str, set[str]]]:
+def _host_apt_entries(etc_apt: Path | None = None) -> Iterable[tuple[str, set[str]]]:
     """(uri, suites) for every enabled deb entry, one-line and deb822 formats."""
-    etc_apt = Path(_apt_config_value("Dir::Etc") or "etc/apt")
-    etc_apt = etc_apt if etc_apt.is_absolute() else Path("/") / etc_apt
+    if etc_apt is None:
+        etc_apt = Path(_apt_config_value("Dir::Etc") or "etc/apt")
+        etc_apt = etc_apt if etc_apt.is_absolute() else Path("/") / etc_apt
     files = [etc_apt / "sources.list", *sorted((etc_apt / "sources.list.d").glob("*.list"))]
     for path in files:
         if not path.is_file():
@@ -426,7 +430,9 @@ def fill_wheelhouse(requirements: Path, python_image: str) -> None:
     )
     cmd = ["docker", "run", "--rm", "--network", "host", "--user", f"{os.getuid()}:{os.getgid()}"]
     cmd += ["--env", "PIP_CERT=/etc/host-ca.crt", "--env", "PIP_DISABLE_PIP_VERSION_CHECK=1"]
-    cmd += ["--env", "PIP_NO_CACHE_DIR=1", "--env", "HOME=/tmp"]
+    # A pip cache on the host makes a refill after one changed pin download only that one.
+    PIP_CACHE.mkdir(parents=True, exist_ok=True)
+    cmd += ["--env", "PIP_CACHE_DIR=/pip-cache", "--env", "HOME=/tmp", "--volume", f"{PIP_CACHE}:/pip-cache"]
     cmd += ["--volume", f"{host_ca_bundle()}:/etc/host-ca.crt:ro"]
     cmd += ["--volume", f"{requirements}:/requirements.txt:ro", "--volume", f"{fresh}:/wheelhouse"]
     cmd += [python_image, "sh", "-c", script]
@@ -562,7 +568,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     for service in services:
         ref = f"{args.registry}/{service}:{args.tag}"
         try:
-            seconds = docker_build(image_spec(service, args.tag, base_images), ref, verbose=args.verbose)
+            extra = ["--no-cache"] if args.no_cache else []
+            seconds = docker_build(image_spec(service, args.tag, base_images), ref, verbose=args.verbose, extra=extra)
             timings.append((service, ref, seconds))
         except BuildError as exc:
             say(f"{service}: FAILED: {exc}")
@@ -640,6 +647,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     build.add_argument("--pull-timeout", type=float, default=20, help="seconds a probing docker pull may take (auto)")
     build.add_argument("--force-bases", action="store_true", help="rebuild offline bases even if they exist")
     build.add_argument("--mirror", help="Debian mirror URL for debootstrap (default: the host's apt sources)")
+    build.add_argument("--no-cache", action="store_true", help="docker build --no-cache: rebuild every layer")
     build.add_argument("--verbose", "-v", action="store_true", help="stream docker build output")
     build.set_defaults(func=cmd_build)
 
