@@ -84,6 +84,10 @@ def _dockerfile_default(dockerfile: str, arg: str, fallback: str) -> str:
     return match.group(1) if match else fallback
 
 
+# `docker import` images carry no environment at all; the public images set this PATH.
+_DEFAULT_PATH = "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 def _finish_python(rootfs: Path) -> None:
     # The bundle has to include the CA of any intercepting HTTPS proxy, or pip fails in builds.
     shutil.copyfile(host_ca_bundle(), rootfs / "etc/ssl/certs/ca-certificates.crt")
@@ -202,21 +206,27 @@ def _passwd_ids(rootfs: Path, user: str) -> tuple[int, int]:
 @dataclasses.dataclass(frozen=True)
 class AptSource:
     mirror: str
-    proxy: str | None
+    # scheme -> proxy URL, as the host's apt (or environment) sets them
+    proxies: dict[str, str]
+
+    def environment(self) -> dict[str, str]:
+        return {f"{scheme}_proxy": url for scheme, url in self.proxies.items()}
 
 
 def host_apt_source(
     suite: str = DEBIAN_SUITE, mirror_override: str | None = None, etc_apt: Path | None = None
 ) -> AptSource:
     """The Debian mirror and proxy the host's apt uses, so debootstrap goes the same way."""
-    proxy = _apt_config_value("Acquire::http::Proxy") or os.environ.get("http_proxy") or None
-    if proxy in ("DIRECT", "false"):
-        proxy = None
+    proxies = {}
+    for scheme in ("http", "https"):
+        url = _apt_config_value(f"Acquire::{scheme}::Proxy") or os.environ.get(f"{scheme}_proxy")
+        if url and url not in ("DIRECT", "false"):
+            proxies[scheme] = url
     if mirror_override:
-        return AptSource(mirror_override, proxy)
+        return AptSource(mirror_override, proxies)
     for uri, suites in _host_apt_entries(etc_apt):
         if suite in suites and "/debian" in uri and "security" not in uri:
-            return AptSource(uri.rstrip("/"), proxy)
+            return AptSource(uri.rstrip("/"), proxies)
     raise BuildError(f"no Debian {suite} mirror in the host's apt sources; pass --mirror URL")
 
 
@@ -329,7 +339,7 @@ def _build_offline_base(base: Base, source: AptSource) -> None:
     log_path = LOG_DIR / f"base-{base.key}.log"
     workdir = Path(tempfile.mkdtemp(prefix=f"base-{base.key}-", dir="/var/tmp"))
     rootfs = workdir / "rootfs"
-    env = {**os.environ, **({"http_proxy": source.proxy} if source.proxy else {})}
+    env = {**os.environ, **source.environment()}
     try:
         say(f"base {base.key}: debootstrap (log: {log_path.relative_to(REPO)})")
         cmd = [
@@ -384,6 +394,7 @@ def _slim_rootfs(rootfs: Path) -> None:
 
 def _docker_import(rootfs: Path, base: Base) -> None:
     changes = [
+        _DEFAULT_PATH,
         *base.changes,
         f'LABEL org.opencontainers.image.description="Debian {DEBIAN_SUITE} minbase with {" ".join(base.packages)}"',
     ]
