@@ -206,6 +206,8 @@ def _passwd_ids(rootfs: Path, user: str) -> tuple[int, int]:
 @dataclasses.dataclass(frozen=True)
 class AptSource:
     mirror: str
+    # (uri, suite) the host also takes updates from, e.g. the security archive
+    updates: tuple[tuple[str, str], ...]
     # scheme -> proxy URL, as the host's apt (or environment) sets them
     proxies: dict[str, str]
 
@@ -222,11 +224,18 @@ def host_apt_source(
         url = _apt_config_value(f"Acquire::{scheme}::Proxy") or os.environ.get(f"{scheme}_proxy")
         if url and url not in ("DIRECT", "false"):
             proxies[scheme] = url
+    entries = list(_host_apt_entries(etc_apt))
+    updates = tuple(
+        (uri.rstrip("/"), name)
+        for uri, suites in entries
+        for name in sorted(suites)
+        if name in (f"{suite}-updates", f"{suite}-security")
+    )
     if mirror_override:
-        return AptSource(mirror_override, proxies)
-    for uri, suites in _host_apt_entries(etc_apt):
+        return AptSource(mirror=mirror_override, updates=updates, proxies=proxies)
+    for uri, suites in entries:
         if suite in suites and "/debian" in uri and "security" not in uri:
-            return AptSource(uri.rstrip("/"), proxies)
+            return AptSource(mirror=uri.rstrip("/"), updates=updates, proxies=proxies)
     raise BuildError(f"no Debian {suite} mirror in the host's apt sources; pass --mirror URL")
 
 
@@ -353,6 +362,7 @@ def _build_offline_base(base: Base, source: AptSource) -> None:
         ]
         _run_logged(cmd, log_path, env=env, what=f"debootstrap for {base.key}")
         _unmount_below(rootfs)
+        _apply_updates(rootfs, source, log_path, env)
         base.finish(rootfs)
         _slim_rootfs(rootfs)
         say(f"base {base.key}: docker import {base.offline}")
@@ -362,6 +372,34 @@ def _build_offline_base(base: Base, source: AptSource) -> None:
         # --one-file-system: never follow a mount that might still point into the host.
         subprocess.run(["rm", "-rf", "--one-file-system", str(workdir)], check=False)
     say(f"base {base.key}: {base.offline} ready in {time.monotonic() - started:.0f}s, {_size(base.offline)}")
+
+
+def _apply_updates(rootfs: Path, source: AptSource, log_path: Path, env: dict[str, str]) -> None:
+    """Bring the rootfs up to the updates and security suites the host itself uses.
+
+    debootstrap installs from the release suite only, which lacks fixes published since the
+    last point release.
+    """
+    lines = [f"deb {source.mirror} {DEBIAN_SUITE} main", *(f"deb {uri} {suite} main" for uri, suite in source.updates)]
+    (rootfs / "etc/apt/sources.list").write_text("\n".join(lines) + "\n")
+    if not source.updates:
+        return
+    # Services whose packages get upgraded must not be started inside the chroot.
+    policy = rootfs / "usr/sbin/policy-rc.d"
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    policy.chmod(0o755)
+    chroot_env = {**env, "DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    upgrade = "apt-get update -qq && apt-get -y -qq -o Dpkg::Options::=--force-confold upgrade && apt-get clean"
+    try:
+        _run_logged(
+            ["chroot", str(rootfs), "sh", "-c", upgrade],
+            log_path,
+            env=chroot_env,
+            what=f"apt-get upgrade in {rootfs.parent.name}",
+            append=True,
+        )
+    finally:
+        policy.unlink(missing_ok=True)
 
 
 def _unmount_below(path: Path) -> None:
@@ -513,9 +551,11 @@ def docker_build(spec: ImageSpec, ref: str, *, verbose: bool, extra: Sequence[st
     return seconds
 
 
-def _run_logged(cmd: Sequence[str], log_path: Path, *, env: dict[str, str], what: str, echo: bool = False) -> None:
+def _run_logged(
+    cmd: Sequence[str], log_path: Path, *, env: dict[str, str], what: str, echo: bool = False, append: bool = False
+) -> None:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log:
+    with open(log_path, "a" if append else "w") as log:
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
