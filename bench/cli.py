@@ -21,7 +21,7 @@ from pathlib import Path
 
 import redis
 
-from bench.machine import child_pids, load_average, machine_info, rss_mb
+from bench.machine import child_pids, cpu_seconds, load_average, machine_info, rss_mb
 from bench.report import print_table, write_json
 from bench.seed import Dataset, Seeder, setup_django
 from bench.wrk import Figures, WrkError, run_wrk, wrk_path
@@ -158,7 +158,7 @@ def local_system(workers: int) -> Iterator[System]:
                 return {
                     child.name: child_pids(child.pid)
                     for child in system.children
-                    if child.name in {"customers", "customers-2", "products", "invoices"}
+                    if child.name in {"customers", "customers-2", "products", "invoices", "gateway"}
                 }
 
             yield System(system.gateway_url, f"http://127.0.0.1:{ports.customers}", seeder, worker_pids)
@@ -195,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_django()
     started_at = datetime.now(UTC)
     results: dict[str, object] = {
+        "note": (
+            "errors = responses >= 400 + socket errors; cpu_us_per_request = CPU time of each group of "
+            "server processes (gunicorn workers, nginx workers) during the run / requests (local mode only)"
+        ),
         "started_at": started_at.isoformat(timespec="seconds"),
         "label": args.label,
         "machine": machine_info(),
@@ -216,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for n in args.sizes:
             results["sizes"].append(run_size(n, args, system))  # type: ignore[attr-defined]
         results["worker_rss_mb"] = {
-            name: {str(pid): rss_mb(pid) for pid in pids} for name, pids in system.worker_pids().items()
+            name: {str(pid): rss_mb(pid) for pid in pids}
+            for name, pids in system.worker_pids().items()
+            if name != "gateway"
         }
     print(f"\ngunicorn worker RSS after the benchmark (MB): {json.dumps(results['worker_rss_mb'])}")
     output = args.output or RESULTS_DIR / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
@@ -245,15 +251,23 @@ def run_size(n: int, args: argparse.Namespace, system: System) -> dict[str, obje
         print(f"  {scenario.name:<22} load {load[0]:5.2f} ... ", end="", flush=True)
         if args.warmup > 0:
             run_wrk(url, threads=args.threads, connections=args.connections, seconds=args.warmup, lua_args=lua_args)
+        pids = system.worker_pids()
+        cpu_before = {name: cpu_seconds(group) for name, group in pids.items()}
         figures: Figures = run_wrk(
             url, threads=args.threads, connections=args.connections, seconds=args.duration, lua_args=lua_args
         )
-        print(f"{figures.requests_per_second:9.1f} req/s", flush=True)
+        # CPU per request barely depends on what else runs on the machine, unlike requests/s.
+        cpu_us = {
+            name: round((cpu_seconds(group) - cpu_before[name]) / max(figures.requests, 1) * 1e6)
+            for name, group in pids.items()
+        }
+        print(f"{figures.requests_per_second:9.1f} req/s, server CPU {sum(cpu_us.values())} us/request", flush=True)
         rows[scenario.name] = {
             "description": scenario.description,
             "url": url,
             "load_average_before": load,
             **figures.as_dict(),
+            "cpu_us_per_request": cpu_us,
         }
     invoices_total = data.invoices if system.seeder is not None else None
     size = {"n": n, "invoices_seeded": invoices_total, "scenarios": rows}

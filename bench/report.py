@@ -10,13 +10,18 @@ def print_table(size: dict[str, object]) -> None:
     rows = size["scenarios"]
     assert isinstance(rows, dict)
     print(f"\nN = {size['n']:,}")
-    header = f"| {'scenario':<22} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} | {'load':>5} |"
+    header = (
+        f"| {'scenario':<22} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} "
+        f"| {'CPU us/req':>10} | {'load':>5} |"
+    )
     print(header)
     print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
     for name, row in rows.items():
+        cpu_by_group = row.get("cpu_us_per_request") or {}
+        cpu = sum(cpu_by_group.values()) if cpu_by_group else "-"
         print(
             f"| {name:<22} | {row['requests_per_second']:>9.1f} | {row['p50_ms']:>7.2f} | {row['p99_ms']:>7.2f} "
-            f"| {row['errors']:>6} | {row['load_average_before'][0]:>5.2f} |"
+            f"| {row['errors']:>6} | {cpu:>10} | {row['load_average_before'][0]:>5.2f} |"
         )
     print(flush=True)
 
