@@ -184,6 +184,7 @@ class ServiceState:
     update_completed_at: str
     starting_containers: int
     last_error: str
+    update_pending: bool = False
 
     @property
     def short(self) -> str:
@@ -191,7 +192,7 @@ class ServiceState:
 
     @property
     def converged(self) -> bool:
-        if self.update_state in UPDATE_IN_PROGRESS or self.starting_containers:
+        if self.update_pending or self.update_state in UPDATE_IN_PROGRESS or self.starting_containers:
             return False
         if self.mode == "job":
             return self.completed >= self.wanted
@@ -202,7 +203,9 @@ class ServiceState:
             text = f"{self.short} {self.completed}/{self.wanted} completed"
         else:
             text = f"{self.short} {self.running}/{self.wanted}"
-        if self.update_state:
+        if self.update_pending:
+            text += " (update submitted)"
+        elif self.update_state:
             text += f" ({self.update_state})"
         if self.starting_containers:
             text += f" [{self.starting_containers} not healthy yet]"
@@ -245,7 +248,22 @@ def unhealthy_local_containers(stack: str) -> dict[str, int]:
     return counts
 
 
-def service_states(stack: str = STACK) -> list[ServiceState]:
+def _update_pending(service: dict, since: dt.datetime | None) -> bool:
+    """True while a task change submitted after `since` has not reached the updater yet.
+
+    `docker service update --detach` and `docker stack deploy` return before the rolling update
+    starts; until it does, the old tasks look converged.
+    """
+    previous = service.get("PreviousSpec")
+    if since is None or not previous or "Replicated" not in service["Spec"]["Mode"]:
+        return False
+    if service["Spec"].get("TaskTemplate") == previous.get("TaskTemplate"):
+        return False
+    started = _docker_time((service.get("UpdateStatus") or {}).get("StartedAt", ""))
+    return started is None or started < since
+
+
+def service_states(stack: str = STACK, since: dt.datetime | None = None) -> list[ServiceState]:
     specs = service_inspect(stack)
     tasks = stack_tasks(stack)
     nodes = ready_nodes()
@@ -280,6 +298,7 @@ def service_states(stack: str = STACK) -> list[ServiceState]:
                 update_completed_at=update.get("CompletedAt", ""),
                 starting_containers=not_healthy.get(name, 0),
                 last_error=errors[0] if errors else "",
+                update_pending=_update_pending(spec, since),
             )
         )
     return sorted(states, key=lambda s: s.name)
@@ -313,7 +332,7 @@ def wait_converged(
     deadline = time.monotonic() + timeout
     last_report = 0.0
     while True:
-        states = [s for s in service_states(stack) if wanted is None or s.name in wanted]
+        states = [s for s in service_states(stack, since) if wanted is None or s.name in wanted]
         if since is not None:
             for state in states:
                 finished = _docker_time(state.update_completed_at)
