@@ -257,10 +257,23 @@ def _update_pending(service: dict, since: dt.datetime | None) -> bool:
     previous = service.get("PreviousSpec")
     if since is None or not previous or "Replicated" not in service["Spec"]["Mode"]:
         return False
-    if service["Spec"].get("TaskTemplate") == previous.get("TaskTemplate"):
+    # Absent and empty fields mean the same to swarm, not to a JSON comparison.
+    if _pruned(service["Spec"].get("TaskTemplate")) == _pruned(previous.get("TaskTemplate")):
+        return False
+    updated = _docker_time(service.get("UpdatedAt", ""))
+    if updated is None or updated < since:
         return False
     started = _docker_time((service.get("UpdateStatus") or {}).get("StartedAt", ""))
     return started is None or started < since
+
+
+def _pruned(value: object) -> object:
+    if isinstance(value, dict):
+        kept = {key: _pruned(item) for key, item in value.items()}
+        return {key: item for key, item in kept.items() if item not in ({}, [], "", None)}
+    if isinstance(value, list):
+        return [_pruned(item) for item in value]
+    return value
 
 
 def service_states(stack: str = STACK, since: dt.datetime | None = None) -> list[ServiceState]:
