@@ -111,7 +111,12 @@ def test_api_frontend_and_docs_answer_through_the_gateway(deployed: str, api: re
 
 
 def test_seed_job_created_the_demo_data(deployed: str, api: requests.Session) -> None:
-    names = {c["name"] for c in api.get(f"{deployed}/api/customers/?limit=100", timeout=10).json()["results"]}
+    names: set[str] = set()
+    url: str | None = f"{deployed}/api/customers/?limit=100"
+    while url and "Ada Lovelace" not in names:
+        page = api.get(url, timeout=10).json()
+        names.update(customer["name"] for customer in page["results"])
+        url = f"{deployed}/api/customers/?limit=100&cursor={page['next_cursor']}" if page["next_cursor"] else None
     assert "Ada Lovelace" in names
 
 
