@@ -185,6 +185,7 @@ class ServiceState:
     starting_containers: int
     last_error: str
     update_pending: bool = False
+    running_images: tuple[str, ...] = ()
 
     @property
     def short(self) -> str:
@@ -295,7 +296,8 @@ def service_states(stack: str = STACK, since: dt.datetime | None = None) -> list
             mode, wanted = "global-job", nodes
         # Task names are "<service>.<slot>" or "<service>.<node id>" (global).
         own = [t for t in tasks if t["Name"].rsplit(".", 1)[0].lstrip("\\_ ") == name]
-        running = sum(1 for t in own if t["DesiredState"] == "Running" and t["CurrentState"].startswith("Running"))
+        live = [t for t in own if t["DesiredState"] == "Running" and t["CurrentState"].startswith("Running")]
+        running = len(live)
         completed = sum(1 for t in own if t["CurrentState"].startswith("Complete"))
         errors = [t["Error"] for t in own if t.get("Error")]
         update = spec.get("UpdateStatus") or {}
@@ -312,6 +314,7 @@ def service_states(stack: str = STACK, since: dt.datetime | None = None) -> list
                 starting_containers=not_healthy.get(name, 0),
                 last_error=errors[0] if errors else "",
                 update_pending=_update_pending(spec, since),
+                running_images=tuple(sorted({t["Image"].split("@")[0] for t in live})),
             )
         )
     return sorted(states, key=lambda s: s.name)
@@ -333,12 +336,14 @@ def wait_converged(
     quiet: bool = False,
     interval: float = 2.0,
     heal: bool = True,
+    image: str | None = None,
 ) -> list[ServiceState]:
     """Wait until every (or each named) service runs all its tasks healthy and no update is in progress.
 
     Raises StackError on timeout, or when an update that finished after `since` was rolled back
     or paused (the deploy did not take). With `heal`, a service left with more running tasks
-    than replicas is repaired once (see _heal_extra_tasks).
+    than replicas is repaired once (see _heal_extra_tasks). With `image`, every running task
+    of the named services must also run that image.
     """
     wanted = {f"{stack}_{s}" for s in services} if services else None
     healed: set[str] = set()
@@ -354,7 +359,7 @@ def wait_converged(
                     raise StackError(f"{state.short}: update {state.update_state}: {state.update_message}")
         if heal:
             _heal_extra_tasks(states, healed)
-        pending = [s for s in states if not s.converged]
+        pending = [s for s in states if not s.converged or (image and s.running_images != (image,))]
         missing = (wanted or set()) - {s.name for s in states}
         if states and not pending and not missing:
             return states
@@ -509,7 +514,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
         ref = f"{args.registry}/{service}:{args.tag}"
         say(f"docker service update --image {ref} {STACK}_{service}")
         docker("service", "update", "--detach", "--no-resolve-image", "--image", ref, f"{STACK}_{service}")
-        wait_converged(services=[service], since=since, timeout=args.timeout)
+        wait_converged(services=[service], since=since, timeout=args.timeout, image=ref)
         say(f"{service} runs {ref} on every replica")
     return 0
 
