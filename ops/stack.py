@@ -449,6 +449,15 @@ def _leftovers(stack: str) -> list[str]:
     return [f"{len(containers)} containers"] * bool(containers) + [f"{len(networks)} networks"] * bool(networks)
 
 
+def _remove_finished_job_containers(stack: str) -> None:
+    """The engine keeps the exited containers of a job's tasks after the service is removed."""
+    exited = docker(
+        "ps", "--all", "--quiet", "--filter", f"label={NAMESPACE_LABEL}={stack}", "--filter", "status=exited"
+    ).split()
+    if exited:
+        docker("rm", *exited, check=False)
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     if docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() != "active":
         say("no active swarm: nothing to remove")
@@ -459,6 +468,8 @@ def cmd_down(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     last_report = 0.0
     while left := _leftovers(STACK):
+        if not docker("service", "ls", "--quiet", "--filter", f"label={NAMESPACE_LABEL}={STACK}").strip():
+            _remove_finished_job_containers(STACK)
         if time.monotonic() > deadline:
             raise StackError(f"stack {STACK} still has {', '.join(left)} after {args.timeout:.0f}s")
         if time.monotonic() - last_report >= 5:
