@@ -395,7 +395,7 @@ def published_port(stack: str = STACK, service: str = "gateway", target: int = 8
     out = docker(
         "service", "inspect", f"{stack}_{service}", "--format", "{{json .Spec.EndpointSpec.Ports}}", check=False
     )
-    for port in json.loads(out or "null") or []:
+    for port in json.loads(out.strip() or "null") or []:
         if port.get("TargetPort") == target:
             return int(port["PublishedPort"])
     return None
