@@ -14,6 +14,7 @@ help:
 	@echo "make dev         the whole system as local processes (no Docker)"
 	@echo "make images      build the images (TAG=$(TAG))"
 	@echo "make lint        ruff check and format check"
+	@echo "make bench       wrk benchmarks in local mode (N = 1k, 10k, 100k); BENCH_ARGS=--help for options"
 
 setup:
 	$(PYTHON) -m ops.setup
@@ -51,3 +52,6 @@ down:
 
 status:
 	$(PY) -m ops.stack status
+
+bench:
+	$(PY) -m bench $(BENCH_ARGS)
