@@ -45,7 +45,7 @@ DEB_CACHE = BUILD_DIR / "debs"
 PIP_CACHE = BUILD_DIR / "pip-cache"
 DEBIAN_SUITE = "bookworm"
 
-DJANGO_SERVICES = ("customers", "products", "invoices", "frontend")
+DJANGO_SERVICES = ("customers", "products", "invoices", "frontend", "viz")
 OTHER_SERVICES = ("redis", "gateway")
 
 _started = time.monotonic()
@@ -157,7 +157,7 @@ BASES = {
     ),
 }
 
-SERVICE_BASE = {**dict.fromkeys(DJANGO_SERVICES, "python"), "viz": "python", "redis": "redis", "gateway": "nginx"}
+SERVICE_BASE = {**dict.fromkeys(DJANGO_SERVICES, "python"), "redis": "redis", "gateway": "nginx"}
 
 # Left out of every rootfs: documentation, translations, package indexes and downloads.
 _PRUNE = (
@@ -508,14 +508,8 @@ class ImageSpec:
     build_args: dict[str, str]
 
 
-def django_services() -> tuple[str, ...]:
-    # viz joins the Django images once its settings module exists.
-    extra = ("viz",) if (REPO / "config/settings/viz.py").is_file() else ()
-    return DJANGO_SERVICES + extra
-
-
 def image_spec(service: str, tag: str, base_images: dict[str, str]) -> ImageSpec:
-    if service in django_services():
+    if service in DJANGO_SERVICES:
         return ImageSpec(
             service,
             REPO / "docker/Dockerfile",
@@ -594,7 +588,7 @@ def build_broken(registry: str, tag: str, good_ref: str, *, verbose: bool) -> st
 # Commands
 # ------------------------------------------------------------------------------
 def cmd_build(args: argparse.Namespace) -> int:
-    services = list(dict.fromkeys(args.service or [*django_services(), *OTHER_SERVICES]))
+    services = list(dict.fromkeys(args.service or [*DJANGO_SERVICES, *OTHER_SERVICES]))
     if args.broken:
         services = ["customers"]
     needed = list(dict.fromkeys(SERVICE_BASE[s] for s in services))
@@ -610,7 +604,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         say(f"base {key}: using {ref}")
     timings.append(("bases", ", ".join(base_images.values()), time.monotonic() - phase))
 
-    if any(s in django_services() for s in services):
+    if any(s in DJANGO_SERVICES for s in services):
         phase = time.monotonic()
         fill_wheelhouse(REPO / "requirements.txt", base_images["python"])
         timings.append(("wheelhouse", str(WHEELHOUSE.relative_to(REPO)), time.monotonic() - phase))
@@ -660,7 +654,7 @@ def cmd_bases(args: argparse.Namespace) -> int:
 
 def cmd_sizes(args: argparse.Namespace) -> int:
     refs = [b.offline for b in BASES.values()]
-    refs += [f"{args.registry}/{s}:{args.tag}" for s in (*django_services(), *OTHER_SERVICES)]
+    refs += [f"{args.registry}/{s}:{args.tag}" for s in (*DJANGO_SERVICES, *OTHER_SERVICES)]
     for ref in refs:
         print(f"{ref:<48} {_size(ref) if image_exists(ref) else 'not built':>10}")
     return 0
@@ -686,7 +680,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     build.add_argument(
         "--service",
         action="append",
-        choices=(*django_services(), *OTHER_SERVICES),
+        choices=(*DJANGO_SERVICES, *OTHER_SERVICES),
         help="build only this one (repeatable); default: all",
     )
     build.add_argument(

@@ -28,14 +28,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 STACK_FILE = REPO / "swarm-stack.yml"
-VIZ_FILE = REPO / "swarm-stack.viz.yml"
 NGINX_CONF = REPO / "docker" / "gateway" / "nginx.conf"
 
 STACK = "demo"
 SECRET_NAME = "demo_secret_key"  # noqa: S105 (a name, not a value)
-DJANGO_SERVICES = ("customers", "products", "invoices", "frontend")
+# The application's services; `upgrade` rolls these. viz is built and deployed with them.
+APP_SERVICES = ("customers", "products", "invoices", "frontend")
+DJANGO_SERVICES = (*APP_SERVICES, "viz")
+DOCKER_SOCKET = Path("/var/run/docker.sock")
 INFRA_SERVICES = ("redis", "gateway")
-DEFAULT_VIZ_IMAGE = "dockersamples/visualizer"
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 UPDATE_IN_PROGRESS = {"updating", "rollback_started"}
 UPDATE_STUCK = {"paused", "rollback_paused"}
@@ -102,10 +103,6 @@ def remove_stale_configs(stack: str, current: str) -> None:
             subprocess.run(["docker", "config", "rm", name], capture_output=True, check=False)
 
 
-def image_present(ref: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", ref], capture_output=True, check=False).returncode == 0
-
-
 # ------------------------------------------------------------------------------
 # Deploy
 # ------------------------------------------------------------------------------
@@ -115,7 +112,6 @@ class StackSettings:
     tag: str = "v1"
     infra_tag: str = "v1"
     gateway_port: int = 80
-    viz_image: str = DEFAULT_VIZ_IMAGE
     viz_port: int = 8080
 
     def environment(self) -> dict[str, str]:
@@ -127,8 +123,9 @@ class StackSettings:
             "TAG_GATEWAY": self.infra_tag,
             "GATEWAY_PORT": str(self.gateway_port),
             "NGINX_CONF_VERSION": nginx_conf_version(),
-            "VIZ_IMAGE": self.viz_image,
             "VIZ_PORT": str(self.viz_port),
+            # viz reads the manager's socket as its non-root user with the socket's group.
+            "DOCKER_SOCKET_GID": os.environ.get("DOCKER_SOCKET_GID") or str(DOCKER_SOCKET.stat().st_gid),
         }
 
 
@@ -143,30 +140,17 @@ def build_images(settings: StackSettings) -> None:
             raise StackError(f"image build failed (python -m ops.images {' '.join(argv)})")
 
 
-def compose_files(settings: StackSettings) -> list[Path]:
-    files = [STACK_FILE]
-    if image_present(settings.viz_image):
-        files.append(VIZ_FILE)
-    else:
-        say(f"viz: image {settings.viz_image} is not on this machine, deploying without it (VIZ_IMAGE=...)")
-    return files
-
-
-def deploy(settings: StackSettings, stack: str = STACK) -> list[Path]:
-    files = compose_files(settings)
+def deploy(settings: StackSettings, stack: str = STACK) -> None:
     cmd = ["stack", "deploy", "--prune", "--with-registry-auth", "--resolve-image", "never"]
     if "--detach" in docker("stack", "deploy", "--help"):
         cmd.append("--detach=true")
-    for path in files:
-        cmd += ["--compose-file", str(path)]
-    cmd.append(stack)
+    cmd += ["--compose-file", str(STACK_FILE), stack]
     say(f"docker {' '.join(cmd).replace(str(REPO) + '/', '')}")
     output = docker(*cmd, env=settings.environment())
     for line in output.splitlines():
         if line.startswith(("Creating", "Updating", "Removing")):
             say("  " + line)
     remove_stale_configs(stack, f"gateway_nginx_{nginx_conf_version()}")
-    return files
 
 
 # ------------------------------------------------------------------------------
@@ -390,6 +374,13 @@ def _heal_extra_tasks(states: list[ServiceState], healed: set[str]) -> None:
             docker("service", "update", "--detach", "--force", "--no-resolve-image", state.name)
 
 
+def docker_run_in(container: str, command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run a command inside a running container (the swarm exercises use it to probe networks)."""
+    return subprocess.run(
+        ["docker", "exec", container, *command], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 def published_port(stack: str = STACK, service: str = "gateway", target: int = 80) -> int | None:
     """The host port a service publishes for `target`, or None when it is not deployed."""
     out = docker(
@@ -401,14 +392,13 @@ def published_port(stack: str = STACK, service: str = "gateway", target: int = 8
     return None
 
 
-def print_urls(settings: StackSettings, with_viz: bool) -> None:
+def print_urls(settings: StackSettings) -> None:
     base = f"http://127.0.0.1:{settings.gateway_port}" if settings.gateway_port != 80 else "http://127.0.0.1"
     print()
     print(f"  web app        {base}/")
     for service in ("customers", "products", "invoices"):
         print(f"  {service + ' API':<14} {base}/api/{service}/   (docs: {base}/api/{service}/docs/)")
-    if with_viz:
-        print(f"  visualizer     http://127.0.0.1:{settings.viz_port}/")
+    print(f"  visualizer     http://127.0.0.1:{settings.viz_port}/")
     print("  any node's address works in place of 127.0.0.1 (the gateway runs on every node)")
     print()
 
@@ -422,7 +412,6 @@ def settings_from(args: argparse.Namespace) -> StackSettings:
         tag=args.tag,
         infra_tag=args.infra_tag,
         gateway_port=args.gateway_port,
-        viz_image=args.viz_image,
         viz_port=args.viz_port,
     )
 
@@ -434,10 +423,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     ensure_swarm(args.advertise_addr)
     ensure_secret()
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
-    files = deploy(settings)
+    deploy(settings)
     wait_converged(timeout=args.timeout, since=since)
     say(f"stack {STACK} is up: every service converged, every task healthy")
-    print_urls(settings, with_viz=VIZ_FILE in files)
+    print_urls(settings)
     say(f"up took {time.monotonic() - _started:.0f}s")
     return 0
 
@@ -506,14 +495,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("converged" if not pending else "not converged: " + ", ".join(s.describe() for s in pending))
     port = published_port() or 80
     viz_port = published_port(service="viz", target=8080)
-    print_urls(dataclasses.replace(StackSettings(), gateway_port=port, viz_port=viz_port or 8080), bool(viz_port))
+    print_urls(dataclasses.replace(StackSettings(), gateway_port=port, viz_port=viz_port or 8080))
     return 0 if not pending else 1
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
     from ops import images
 
-    services = args.service or list(DJANGO_SERVICES)
+    services = args.service or list(APP_SERVICES)
     if not args.no_build:
         argv = ["build", "--tag", args.tag, "--registry", args.registry]
         for service in services:
@@ -551,7 +540,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     up.add_argument(
         "--gateway-port", type=int, default=default_gateway_port(), help="host port of the gateway (default 80)"
     )
-    up.add_argument("--viz-image", default=os.environ.get("VIZ_IMAGE", DEFAULT_VIZ_IMAGE), help="visualizer image")
     up.add_argument("--viz-port", type=int, default=8080, help="host port of the visualizer (default 8080)")
     up.add_argument("--advertise-addr", help="address for `docker swarm init` (default: Docker's choice)")
     up.add_argument("--no-build", action="store_true", help="use the images as they are")
@@ -568,7 +556,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     upgrade = commands.add_parser("upgrade", help="build a tag and roll it out, one service after the other")
     image_options(upgrade)
     upgrade.add_argument("--tag", required=True, help="new tag, e.g. v2 (baked in as SERVICE_VERSION)")
-    upgrade.add_argument("--service", action="append", choices=DJANGO_SERVICES, help="repeatable; default all four")
+    upgrade.add_argument("--service", action="append", choices=APP_SERVICES, help="repeatable; default all four")
     upgrade.add_argument("--no-build", action="store_true", help="the images exist already")
     upgrade.set_defaults(func=cmd_upgrade)
     return parser.parse_args(argv)

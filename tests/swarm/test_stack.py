@@ -19,7 +19,8 @@ from ops.load import LoadConfig, LoadReport, LoadRunner
 
 pytestmark = [pytest.mark.swarm, pytest.mark.timeout(900)]
 
-# The gateway re-resolves service names this often (nginx `resolver ... valid=5s`), plus a margin.
+# The gateway re-resolves service names every second (nginx `resolver ... valid=1s`); new
+# tasks also need a moment to appear in Docker's DNS. Generous on a busy machine.
 DNS_REFRESH = 6.0
 GET_MIX = {"customers.list": 1, "customers.get": 2}
 
@@ -84,7 +85,7 @@ def create_customer(api: requests.Session, base_url: str, name: str) -> str:
 def test_stack_converges_with_every_task_healthy(deployed: str) -> None:
     states = stack.wait_converged(timeout=60, quiet=True)
     names = {s.short for s in states}
-    assert {"customers", "products", "invoices", "frontend", "gateway", "seed"} <= names
+    assert {"customers", "products", "invoices", "frontend", "gateway", "seed", "viz"} <= names
     assert {"customers-redis", "products-redis", "invoices-redis"} <= names
     for state in states:
         if state.short in ("customers", "products", "invoices", "frontend"):
@@ -108,6 +109,50 @@ def test_api_frontend_and_docs_answer_through_the_gateway(deployed: str, api: re
     assert "text/html" in home.headers["Content-Type"]
     # Internal endpoints stay internal.
     assert api.get(f"{deployed}/api/customers/healthz", timeout=10).status_code == 404
+
+
+def test_viz_shows_the_stack_on_port_8080(deployed: str) -> None:
+    viz_port = stack.published_port(service="viz", target=8080)
+    assert viz_port is not None
+
+    state = requests.get(f"http://127.0.0.1:{viz_port}/api/state", timeout=10).json()
+    page = requests.get(f"http://127.0.0.1:{viz_port}/", timeout=10)
+
+    assert page.status_code == 200
+    [node] = state["nodes"]
+    running = [t for t in node["tasks"] if t["state"] == "running"]
+    assert {"customers", "products", "invoices", "frontend", "gateway"} <= {t["service"] for t in running}
+    assert len([t for t in running if t["service"] == "customers"]) == 2
+    assert {t["version"] for t in running if t["service"] == "customers"} == {"v1"}
+
+
+@pytest.mark.parametrize("client", ["gateway", "frontend"])
+def test_redis_is_reachable_only_from_its_own_service(deployed: str, client: str) -> None:
+    """The Redis servers sit on networks of their own: other containers cannot even resolve them."""
+    container = running_containers(client)[0]
+    probe = (
+        "import socket, sys\n"
+        "for name in ('customers-redis', 'products-redis', 'invoices-redis'):\n"
+        "    try:\n"
+        "        socket.create_connection((name, 6379), timeout=2).close()\n"
+        "        print('reachable', name); sys.exit(1)\n"
+        "    except OSError as exc:\n"
+        "        print('unreachable', name, exc)\n"
+    )
+    command = ["python", "-c", probe] if client == "frontend" else ["bash", "-c", BASH_REDIS_PROBE]
+    result = stack.docker_run_in(container, command)
+    own = stack.docker_run_in(running_containers("customers")[0], ["python", "-c", OWN_REDIS_PROBE])
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert own.returncode == 0, "the customers service itself must reach its Redis: " + own.stdout + own.stderr
+
+
+BASH_REDIS_PROBE = (
+    "for name in customers-redis products-redis invoices-redis; do "
+    'if timeout 2 bash -c "exec 3<>/dev/tcp/$name/6379" 2>/dev/null; then echo reachable $name; exit 1; fi; '
+    "echo unreachable $name; done"
+)
+OWN_REDIS_PROBE = "import socket; socket.create_connection(('customers-redis', 6379), timeout=2).close()"
 
 
 def test_seed_job_created_the_demo_data(deployed: str, api: requests.Session) -> None:
