@@ -51,6 +51,20 @@ def _fetch_or_404(outages: Outages, call: Callable[..., T], **kwargs: Any) -> T 
         raise Http404 from None
 
 
+def _submit(form: Any, outages: Outages, call: Callable[..., T], **kwargs: Any) -> T | None:
+    """Send a valid form to an API. None when the API refused the values (its messages are now on
+    the form's fields) or could not answer (a banner); an entity that no longer exists is a 404."""
+    try:
+        return call(**kwargs, **form.cleaned_data)
+    except api.ApiNotFound:
+        raise Http404 from None
+    except api.ApiValidationError as error:
+        apply_api_errors(form, error.fields, error.message)
+    except api.ApiUnavailable as error:
+        outages.add(error)
+    return None
+
+
 def _page_size() -> int:
     return settings.FRONTEND_PAGE_SIZE
 
@@ -97,13 +111,8 @@ def customer_create(request: HttpRequest) -> HttpResponse:
     outages = Outages()
     form = CustomerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            customer = api.customer_create(**form.cleaned_data)
-        except api.ApiValidationError as error:
-            apply_api_errors(form, error.fields, error.message)
-        except api.ApiUnavailable as error:
-            outages.add(error)
-        else:
+        customer = _submit(form, outages, api.customer_create)
+        if customer is not None:
             messages.success(request, f"Customer “{customer.name}” was created.")
             return redirect("frontend:customer_detail", customer_id=customer.id)
     return render(
@@ -151,16 +160,9 @@ def customer_edit(request: HttpRequest, customer_id: str) -> HttpResponse:
     initial = {"name": customer.name, "address": customer.address} if customer else None
     form = CustomerForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
-            customer = api.customer_update(customer_id=customer_id, **form.cleaned_data)
-        except api.ApiNotFound:
-            raise Http404 from None
-        except api.ApiValidationError as error:
-            apply_api_errors(form, error.fields, error.message)
-        except api.ApiUnavailable as error:
-            outages.add(error)
-        else:
-            messages.success(request, f"Customer “{customer.name}” was saved.")
+        saved = _submit(form, outages, api.customer_update, customer_id=customer_id)
+        if saved is not None:
+            messages.success(request, f"Customer “{saved.name}” was saved.")
             return redirect("frontend:customer_detail", customer_id=customer_id)
     return render(
         request,
@@ -216,13 +218,8 @@ def product_create(request: HttpRequest) -> HttpResponse:
     outages = Outages()
     form = ProductForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            product = api.product_create(**form.cleaned_data)
-        except api.ApiValidationError as error:
-            apply_api_errors(form, error.fields, error.message)
-        except api.ApiUnavailable as error:
-            outages.add(error)
-        else:
+        product = _submit(form, outages, api.product_create)
+        if product is not None:
             messages.success(request, f"Product “{product.name}” was created at {product.unit_price}.")
             return redirect("frontend:product_list")
     return render(
@@ -239,16 +236,9 @@ def product_edit(request: HttpRequest, product_id: str) -> HttpResponse:
     initial = {"name": product.name, "unit_price": product.unit_price} if product else None
     form = ProductForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
-            product = api.product_update(product_id=product_id, **form.cleaned_data)
-        except api.ApiNotFound:
-            raise Http404 from None
-        except api.ApiValidationError as error:
-            apply_api_errors(form, error.fields, error.message)
-        except api.ApiUnavailable as error:
-            outages.add(error)
-        else:
-            messages.success(request, f"Product “{product.name}” was saved.")
+        saved = _submit(form, outages, api.product_update, product_id=product_id)
+        if saved is not None:
+            messages.success(request, f"Product “{saved.name}” was saved.")
             return redirect("frontend:product_list")
     return render(
         request,

@@ -8,9 +8,11 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.cache import caches
+from playwright.sync_api import Browser
 from rest_framework.test import APIClient
 
 from ops.dev import LocalSystem
+from tests.chromium import launched_chromium
 from tests.frontend.site import running_system
 from tests.processes import Gunicorn, RedisServer
 
@@ -71,6 +73,12 @@ def local_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSyst
     gateway, the frontend) on free ports, shared by the suites that test through the gateway."""
     with running_system(tmp_path_factory.mktemp("local-mode")) as system:
         yield system
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    with launched_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import requests
 from playwright.sync_api import Browser, Page, expect
 
 from ops.dev import LocalSystem
-from tests.browser.conftest import screenshot
+from tests.chromium import screenshot
 from tests.frontend.site import running_system
 
 pytestmark = pytest.mark.browser
