@@ -30,7 +30,9 @@ def build_session(
     retry = Retry(
         total=retries,
         connect=retries,
-        read=retries,
+        # A read that timed out already cost the whole read timeout; retrying it multiplies the
+        # wait for a hung service, so only connection failures and 502/503/504 are retried.
+        read=0,
         status=retries,
         status_forcelist=(502, 503, 504),
         allowed_methods=frozenset({"GET", "HEAD"}),

@@ -3,6 +3,7 @@
 import socket
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -54,7 +55,7 @@ def silent_server():
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    yield SimpleNamespace(url=f"http://127.0.0.1:{listener.getsockname()[1]}", accepted=accepted)
     stop.set()
     thread.join(2)
     for connection in accepted:
@@ -108,7 +109,7 @@ def test_products_answering_5xx_gives_503_and_recovers(api, customer, products_s
 
 
 def test_a_hung_customers_service_times_out_into_503(api, silent_server, settings, raw_redis, use_live_services):
-    settings.CUSTOMERS_URL = silent_server
+    settings.CUSTOMERS_URL = silent_server.url
     started = time.monotonic()
 
     response = issue(api, "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222")
@@ -132,7 +133,7 @@ def test_customers_unreachable_gives_503(api, settings, raw_redis):
 
 
 def test_a_dead_dependency_trips_the_circuit_so_calls_fail_fast(api, silent_server, settings, raw_redis):
-    settings.CUSTOMERS_URL = silent_server
+    settings.CUSTOMERS_URL = silent_server.url
     settings.CIRCUIT_FAILURE_THRESHOLD = 3
     settings.HTTP_READ_TIMEOUT = 0.3
     body = {"customer_id": "11111111-1111-1111-1111-111111111111", "product_id": MISSING_PRODUCT, "quantity": 1}
@@ -167,3 +168,16 @@ def test_the_circuit_closes_again_once_the_dependency_is_back(api, customer, set
 
     assert response.status_code == 201, response.content
     assert raw_redis.zcard("invoice:index") == 1
+
+
+def test_a_read_timeout_is_not_retried(api, silent_server, settings, raw_redis):
+    """Connection failures and 502/503/504 are retried; a hung service is asked once, not three times."""
+    settings.CUSTOMERS_URL = silent_server.url
+    settings.HTTP_GET_RETRIES = 2
+    settings.HTTP_READ_TIMEOUT = 0.3
+
+    response = issue(api, "11111111-1111-1111-1111-111111111111", MISSING_PRODUCT)
+
+    assert_unavailable(response, "customers")
+    assert len(silent_server.accepted) == 1
+    assert raw_redis.dbsize() == 0
