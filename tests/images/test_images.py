@@ -46,7 +46,7 @@ def test_no_mirror_for_the_suite_asks_for_one(tmp_path: Path) -> None:
 
 def test_every_django_service_uses_the_one_dockerfile_with_its_settings() -> None:
     bases = {"python": "py:test", "redis": "redis:test", "nginx": "nginx:test"}
-    for service in images.django_services():
+    for service in images.DJANGO_SERVICES:
         spec = images.image_spec(service, "v7", bases)
         assert spec.dockerfile == images.REPO / "docker/Dockerfile"
         assert spec.build_args == {"PYTHON_IMAGE": "py:test", "SERVICE": service, "SERVICE_VERSION": "v7"}
