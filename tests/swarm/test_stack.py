@@ -155,6 +155,33 @@ BASH_REDIS_PROBE = (
 OWN_REDIS_PROBE = "import socket; socket.create_connection(('customers-redis', 6379), timeout=2).close()"
 
 
+@pytest.mark.parametrize("service", ["customers", "products", "invoices", "frontend", "viz"])
+def test_django_containers_run_non_root_on_a_read_only_filesystem(deployed: str, service: str) -> None:
+    container = running_containers(service)[0]
+    inspect = json.loads(docker("inspect", container))[0]
+    probe = (
+        "import os, urllib.request\n"
+        "port = os.environ['BIND'].rsplit(':', 1)[1]\n"
+        "print(os.getuid())\n"
+        "try:\n"
+        "    open('/app/written-at-run-time', 'w')\n"
+        "    print('writable')\n"
+        "except OSError:\n"
+        "    print('read-only')\n"
+        "body = urllib.request.urlopen(f'http://127.0.0.1:{port}/metrics', timeout=5).read().decode()\n"
+        "print('metrics' if 'http_requests_total' in body else 'no metrics')\n"
+    )
+
+    result = stack.docker_run_in(container, ["python", "-c", probe])
+
+    assert inspect["HostConfig"]["ReadonlyRootfs"] is True
+    assert result.returncode == 0, result.stderr
+    uid, writable, metrics = result.stdout.split()
+    assert uid != "0"
+    assert writable == "read-only"
+    assert metrics == "metrics", "the metrics files live in /dev/shm, which stays writable"
+
+
 def test_seed_job_created_the_demo_data(deployed: str, api: requests.Session) -> None:
     names: set[str] = set()
     url: str | None = f"{deployed}/api/customers/?limit=100"
