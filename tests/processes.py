@@ -39,7 +39,8 @@ def redis_server_binary() -> str:
 class RedisServer:
     """A redis-server of our own; stop() and start() keep port and data (AOF), like a restart."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, appendfsync: str = "always") -> None:
+        self.appendfsync = appendfsync
         self.port = free_port()
         self.data_dir = tempfile.mkdtemp(prefix="test-redis-")
         self.process: subprocess.Popen | None = None
@@ -52,7 +53,7 @@ class RedisServer:
             [
                 redis_server_binary(),
                 "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.data_dir,
-                "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--databases", "16",
+                "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "", "--databases", "16",
             ],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
@@ -61,6 +62,12 @@ class RedisServer:
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final fsync, like a crashed container."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
             self.process.wait(timeout=10)
 
     def _answers(self) -> bool:
