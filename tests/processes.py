@@ -8,6 +8,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -124,3 +126,21 @@ class Gunicorn:
                 return response.status == 200
         except (urllib.error.URLError, OSError):
             return False
+
+
+@contextmanager
+def service_with_own_redis(
+    service: str, env: dict[str, str] | None = None, *, appendfsync: str = "always"
+) -> Iterator[tuple[Gunicorn, RedisServer]]:
+    """One deployable under gunicorn on a redis-server of its own, for tests that stop or kill either."""
+    store = RedisServer(appendfsync=appendfsync)
+    store.start()
+    try:
+        process = Gunicorn(service, {"REDIS_URL": store.url(), **(env or {})})
+        process.start()
+        try:
+            yield process, store
+        finally:
+            process.stop()
+    finally:
+        store.stop()

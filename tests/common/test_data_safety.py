@@ -9,7 +9,7 @@ import pytest
 import redis
 import requests
 
-from tests.processes import Gunicorn, RedisServer
+from tests.processes import service_with_own_redis
 
 WRITERS = 4
 LOAD_SECONDS = 6.0
@@ -18,13 +18,8 @@ LOAD_SECONDS = 6.0
 @pytest.fixture
 def customers_on_a_redis_we_kill():
     # appendfsync everysec, as the images run it.
-    store = RedisServer(appendfsync="everysec")
-    store.start()
-    service = Gunicorn("customers", {"REDIS_URL": store.url(), "REDIS_TIMEOUT": "1"})
-    service.start()
-    yield service, store
-    service.stop()
-    store.stop()
+    with service_with_own_redis("customers", {"REDIS_TIMEOUT": "1"}, appendfsync="everysec") as service_and_store:
+        yield service_and_store
 
 
 def test_acknowledged_writes_survive_a_redis_crash_and_nothing_is_half_written(customers_on_a_redis_we_kill):

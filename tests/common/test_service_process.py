@@ -8,18 +8,13 @@ import time
 import pytest
 import requests
 
-from tests.processes import Gunicorn, RedisServer
+from tests.processes import Gunicorn, service_with_own_redis
 
 
 @pytest.fixture(scope="module")
 def customers_with_own_redis():
-    store = RedisServer()
-    store.start()
-    service = Gunicorn("customers", {"REDIS_URL": store.url(), "SERVICE_VERSION": "9.9.9-test"})
-    service.start()
-    yield service, store
-    service.stop()
-    store.stop()
+    with service_with_own_redis("customers", {"SERVICE_VERSION": "9.9.9-test"}) as service_and_store:
+        yield service_and_store
 
 
 def test_health_ready_and_metrics(customers_with_own_redis):
@@ -92,11 +87,17 @@ def test_redis_down_gives_503_then_recovers_by_itself(customers_with_own_redis):
 
 
 def test_sigterm_finishes_in_flight_requests_then_exits_cleanly():
-    store = RedisServer()
-    store.start()
-    service = Gunicorn("customers", {"REDIS_URL": store.url()})
-    service.start()
-    results = []
+    with service_with_own_redis("customers") as (service, _):
+        results, exit_code = _load_while_sigterm(service)
+
+    assert exit_code == 0
+    assert 200 in results
+    assert set(results) <= {200, "refused"}, "requests either completed or were refused, never cut mid-way"
+
+
+def _load_while_sigterm(service: Gunicorn) -> tuple[list[int | str], int]:
+    """GETs from a thread while the service gets SIGTERM; what each got, and gunicorn's exit code."""
+    results: list[int | str] = []
 
     def load():
         for _ in range(200):
@@ -111,11 +112,7 @@ def test_sigterm_finishes_in_flight_requests_then_exits_cleanly():
     service.process.send_signal(signal.SIGTERM)
     exit_code = service.process.wait(timeout=30)
     client.join(30)
-    store.stop()
-
-    assert exit_code == 0
-    assert 200 in results
-    assert set(results) <= {200, "refused"}, "requests either completed or were refused, never cut mid-way"
+    return results, exit_code
 
 
 def test_missing_secret_key_stops_startup():

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.conftest import post_json
-from tests.processes import Gunicorn, RedisServer
+from tests.processes import Gunicorn, service_with_own_redis
 
 URL = "/api/invoices/"
 MISSING_PRODUCT = "22222222-2222-2222-2222-222222222222"
@@ -27,13 +27,8 @@ def customer(use_live_services):
 @pytest.fixture
 def products_service():
     """A products service of its own, with its own Redis, that a test may stop."""
-    store = RedisServer()
-    store.start()
-    service = Gunicorn("products", {"REDIS_URL": store.url()})
-    service.start()
-    yield service, store
-    service.stop()
-    store.stop()
+    with service_with_own_redis("products") as service_and_store:
+        yield service_and_store
 
 
 @pytest.fixture
