@@ -8,12 +8,15 @@
 `up` is idempotent: run it again after a change and only what changed is updated.
 It waits until every service has converged and every task is healthy, printing progress.
 
-Also a library for the swarm tests: ``wait_converged()``, ``stack_tasks()``, ``published_port()``.
+Also a library for the swarm tests and ops.cluster: ``wait_converged()``, ``stack_tasks()``,
+``published_port()``; inside ``with engine(docker_host):`` every call goes to that engine instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import hashlib
@@ -23,7 +26,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,8 +55,32 @@ class StackError(RuntimeError):
     """The stack cannot be deployed or did not converge; the message says why."""
 
 
+# The engine the docker CLI talks to: None is the CLI's own choice (DOCKER_HOST or the local socket).
+_engine_host: contextvars.ContextVar[str | None] = contextvars.ContextVar("engine_host", default=None)
+
+
+@contextlib.contextmanager
+def engine(docker_host: str) -> Iterator[None]:
+    """Send every docker call of this module to another engine, e.g. a cluster's manager."""
+    token = _engine_host.set(docker_host)
+    try:
+        yield
+    finally:
+        _engine_host.reset(token)
+
+
+def docker_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a docker CLI call: `env` (default os.environ) aimed at the current engine."""
+    result = dict(os.environ if env is None else env)
+    if host := _engine_host.get():
+        result["DOCKER_HOST"] = host
+    return result
+
+
 def docker(*args: str, check: bool = True, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True, check=False, env=env)
+    result = subprocess.run(
+        ["docker", *args], input=stdin, capture_output=True, text=True, check=False, env=docker_env(env)
+    )
     if check and result.returncode:
         raise StackError(f"docker {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
     return result.stdout
@@ -74,7 +101,7 @@ def ensure_swarm(advertise_addr: str | None) -> None:
         return
     cmd = ["swarm", "init"] + (["--advertise-addr", advertise_addr] if advertise_addr else [])
     say(f"no active swarm: docker {' '.join(cmd)}")
-    result = subprocess.run(["docker", *cmd], capture_output=True, text=True, check=False)
+    result = subprocess.run(["docker", *cmd], capture_output=True, text=True, check=False, env=docker_env())
     if result.returncode and not advertise_addr and "advertise" in result.stderr:
         # Several interfaces and none chosen: a single-node swarm is happy on loopback.
         say("no unique address to advertise; using 127.0.0.1 (single node; pass --advertise-addr for more)")
@@ -84,7 +111,8 @@ def ensure_swarm(advertise_addr: str | None) -> None:
 
 
 def ensure_secret(name: str = SECRET_NAME) -> None:
-    if subprocess.run(["docker", "secret", "inspect", name], capture_output=True, check=False).returncode == 0:
+    inspect = ["docker", "secret", "inspect", name]
+    if subprocess.run(inspect, capture_output=True, check=False, env=docker_env()).returncode == 0:
         return
     say(f"creating secret {name} (random)")
     docker("secret", "create", name, "-", stdin=secrets.token_urlsafe(48))
@@ -100,7 +128,7 @@ def remove_stale_configs(stack: str, current: str) -> None:
     for name in names:
         if name.startswith("gateway_nginx_") and name != current:
             # Fails while a task still uses it; it goes on a later run.
-            subprocess.run(["docker", "config", "rm", name], capture_output=True, check=False)
+            subprocess.run(["docker", "config", "rm", name], capture_output=True, check=False, env=docker_env())
 
 
 # ------------------------------------------------------------------------------
@@ -113,6 +141,8 @@ class StackSettings:
     infra_tag: str = "v1"
     gateway_port: int = 80
     viz_port: int = 8080
+    # Group of the manager's /var/run/docker.sock; None: DOCKER_SOCKET_GID, else the local socket's.
+    docker_socket_gid: int | None = None
 
     def environment(self) -> dict[str, str]:
         return {
@@ -125,7 +155,9 @@ class StackSettings:
             "NGINX_CONF_VERSION": nginx_conf_version(),
             "VIZ_PORT": str(self.viz_port),
             # viz reads the manager's socket as its non-root user with the socket's group.
-            "DOCKER_SOCKET_GID": os.environ.get("DOCKER_SOCKET_GID") or str(DOCKER_SOCKET.stat().st_gid),
+            "DOCKER_SOCKET_GID": str(self.docker_socket_gid)
+            if self.docker_socket_gid is not None
+            else os.environ.get("DOCKER_SOCKET_GID") or str(DOCKER_SOCKET.stat().st_gid),
         }
 
 
@@ -377,7 +409,12 @@ def _heal_extra_tasks(states: list[ServiceState], healed: set[str]) -> None:
 def docker_run_in(container: str, command: list[str]) -> subprocess.CompletedProcess[str]:
     """Run a command inside a running container (the swarm exercises use it to probe networks)."""
     return subprocess.run(
-        ["docker", "exec", container, *command], capture_output=True, text=True, timeout=60, check=False
+        ["docker", "exec", container, *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=docker_env(),
     )
 
 
@@ -470,7 +507,10 @@ def cmd_down(args: argparse.Namespace) -> int:
         for volume in volumes:
             # A just-removed container can hold its volume for a moment.
             for _ in range(20):
-                if subprocess.run(["docker", "volume", "rm", volume], capture_output=True, check=False).returncode == 0:
+                removed = subprocess.run(
+                    ["docker", "volume", "rm", volume], capture_output=True, check=False, env=docker_env()
+                )
+                if removed.returncode == 0:
                     break
                 time.sleep(0.5)
             else:
