@@ -7,6 +7,11 @@ docker/gateway/nginx.conf, rendered for 127.0.0.1 by ops.gateway_config.
     python -m ops.dev                 # gateway on http://127.0.0.1:8000/
     python -m ops.dev --gateway-port 9000
     python -m ops.dev --free-ports    # every port picked by the kernel
+    python -m ops.dev --rate-limit off   # no per-client limit on the gateway (load tests)
+
+The gateway listens twice, like in the stack: the public port (rate limited per
+client address) and an internal one (same routes, no limit) that the services
+and the frontend use to call the APIs.
 
 Also a library: ``with LocalSystem(Ports.free(), run_dir=...) as system:`` starts
 everything, waits until it is ready and stops it all on exit (the integration
@@ -52,6 +57,7 @@ class Ports:
     """Every TCP port local mode listens on (all on 127.0.0.1)."""
 
     gateway: int = 8000
+    gateway_internal: int = 8081
     customers: int = 8001
     customers_second: int = 8011
     products: int = 8002
@@ -201,12 +207,19 @@ class LocalSystem:
     persistent_redis: bool = True
     with_frontend: bool | None = None
     workers: int = 2
+    # The public listener's per-client limit of docker/gateway/nginx.conf; off for benchmarks.
+    rate_limit: bool = True
     say: Callable[[str], None] = print
     children: list[Child] = field(default_factory=list, init=False)
 
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.gateway}"
+
+    @property
+    def internal_url(self) -> str:
+        """The gateway's internal listener: same routes, never rate limited (service to service)."""
+        return f"http://127.0.0.1:{self.ports.gateway_internal}"
 
     @property
     def log_dir(self) -> Path:
@@ -261,7 +274,8 @@ class LocalSystem:
 
         for name, _settings, port, _redis in self._django_processes():
             self._wait(name, lambda p=port: http_status(p, "/readyz") == 200)
-        self._wait("gateway", lambda: http_status(self.ports.gateway, "/gateway-health") == 200)
+        listeners = (self.ports.gateway, self.ports.gateway_internal)
+        self._wait("gateway", lambda: all(http_status(port, "/gateway-health") == 200 for port in listeners))
 
     def _django_processes(self) -> list[tuple[str, str, int, int | None]]:
         ports = self.ports
@@ -340,9 +354,9 @@ class LocalSystem:
             "BIND": f"127.0.0.1:{port}",
             "WEB_CONCURRENCY": str(self.workers),
             "SECRET_KEY": secret_key,
-            "CUSTOMERS_URL": self.gateway_url,
-            "PRODUCTS_URL": self.gateway_url,
-            "API_URL": self.gateway_url,
+            "CUSTOMERS_URL": self.internal_url,
+            "PRODUCTS_URL": self.internal_url,
+            "API_URL": self.internal_url,
             "SERVICE_VERSION": os.environ.get("SERVICE_VERSION", "dev"),
             "PROMETHEUS_MULTIPROC_DIR": str(self.run_dir / "metrics" / name),
             "PYTHONUNBUFFERED": "1",
@@ -368,6 +382,8 @@ class LocalSystem:
         conf.write_text(
             render_local(
                 listen=f"127.0.0.1:{ports.gateway}",
+                internal_listen=f"127.0.0.1:{ports.gateway_internal}",
+                rate_limit=self.rate_limit,
                 backends=LocalBackends(
                     customers=[ports.customers, ports.customers_second],
                     products=[ports.products],
@@ -387,6 +403,8 @@ class LocalSystem:
         if check.returncode != 0:
             raise DevError(f"nginx rejected {conf}:\n{check.stderr}")
         self._spawn("gateway", [*base, "-g", f"daemon off; {globals_}"])
+        limit = "on (production limit per client address)" if self.rate_limit else "OFF (nothing is throttled)"
+        self.say(f"  gateway rate limit on the public port: {limit}")
 
     def _wait(self, name: str, ready: Callable[[], bool], timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -453,6 +471,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--ephemeral", action="store_true", help="Redis keeps nothing on disk")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per process")
     parser.add_argument(
+        "--rate-limit",
+        choices=("on", "off"),
+        default="on",
+        help="the gateway's per-client limit on the public port, as in production (default on); "
+        "off for load tests from one address",
+    )
+    parser.add_argument(
         "--no-frontend",
         action="store_true",
         help="do not start the frontend even if it exists",
@@ -486,6 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         persistent_redis=not args.ephemeral,
         with_frontend=False if args.no_frontend else None,
         workers=args.workers,
+        rate_limit=args.rate_limit == "on",
     )
     exit_code = 0
     try:
@@ -532,6 +558,8 @@ def _print_ready(system: LocalSystem, seconds: float) -> None:
         print(f"  frontend       {url}/")
     else:
         print(f"  frontend       not present (config/settings/frontend.py); {url}/ answers 502 JSON")
+    limit = "rate limited per client, as in production" if system.rate_limit else "rate limit OFF"
+    print(f"  gateway        {url}/ ({limit}); internal listener {system.internal_url}/ (never limited)")
     print(f"  logs           {system.log_dir}/*.log (gateway.log is the JSON access log)")
     print("Ctrl-C stops everything.")
 

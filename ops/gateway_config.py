@@ -1,10 +1,18 @@
 """Render the gateway's nginx.conf for local mode.
 
 docker/gateway/nginx.conf is the only gateway configuration. Swarm uses it
-unchanged; local mode swaps exactly two parts of it: the block between the
-``backends:begin`` / ``backends:end`` markers (Docker DNS names become upstream
-blocks on 127.0.0.1 with keepalive) and the ``listen`` line. Everything that
-decides routing, retries, headers, logs and error bodies is shared.
+unchanged; local mode swaps exactly these parts of it:
+
+- the block between the ``backends:begin`` / ``backends:end`` markers: Docker
+  DNS names become upstream blocks on 127.0.0.1 with a keepalive pool;
+- the two ``listen`` lines: public ``80`` and internal ``8081`` become
+  127.0.0.1 addresses;
+- in the ``listeners:begin`` / ``listeners:end`` block, the internal port that
+  is exempt from the rate limit, and (with the limit off) the public key, so
+  nothing is counted at all.
+
+Everything that decides routing, limits, retries, headers, logs and error
+bodies is shared. Each swap must match exactly once, or rendering fails.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +32,14 @@ _BACKENDS_BLOCK = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 _LISTEN_LINE = re.compile(r"^([ \t]*)listen 80 default_server;$", re.MULTILINE)
+INTERNAL_PORT = 8081
+_INTERNAL_LISTEN_LINE = re.compile(rf"^([ \t]*)listen {INTERNAL_PORT};$", re.MULTILINE)
+_LISTENERS_BLOCK = re.compile(
+    r"^[ \t]*# --- listeners:begin.*?^[ \t]*# --- listeners:end[^\n]*\n",
+    re.MULTILINE | re.DOTALL,
+)
+_UNLIMITED_PORT_LINE = re.compile(rf'^([ \t]*){INTERNAL_PORT}([ \t]+)"";$', re.MULTILINE)
+_PUBLIC_KEY_LINE = re.compile(r"^([ \t]*)default([ \t]+)\$binary_remote_addr;$", re.MULTILINE)
 
 TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
@@ -61,16 +77,73 @@ def local_backends_block(backends: LocalBackends) -> str:
     return "".join(parts)
 
 
-def render_local(*, listen: str, backends: LocalBackends, source: Path = GATEWAY_CONF) -> str:
-    """Return the shared nginx.conf adapted to local processes."""
-    text = source.read_text()
-    text, blocks = _BACKENDS_BLOCK.subn(lambda _: local_backends_block(backends), text)
-    if blocks != 1:
-        raise GatewayConfigError(f"{source}: expected one backends:begin/end block, found {blocks}")
-    text, listens = _LISTEN_LINE.subn(lambda m: f"{m.group(1)}listen {listen} default_server;", text)
-    if listens != 1:
-        raise GatewayConfigError(f"{source}: expected one 'listen 80 default_server;', found {listens}")
+def _swap_once(
+    pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str], text: str, *, what: str, source: Path
+) -> str:
+    text, count = pattern.subn(replace, text)
+    if count != 1:
+        raise GatewayConfigError(f"{source}: expected exactly one {what}, found {count}")
     return text
+
+
+def _local_listeners(block: str, *, internal_port: int, rate_limit: bool, source: Path) -> str:
+    block = _swap_once(
+        _UNLIMITED_PORT_LINE,
+        lambda m: f'{m.group(1)}{internal_port}{m.group(2)}"";',
+        block,
+        what=f"'{INTERNAL_PORT} \"\";' line in the listeners block",
+        source=source,
+    )
+    if rate_limit:
+        return block
+    return _swap_once(
+        _PUBLIC_KEY_LINE,
+        lambda m: f'{m.group(1)}default{m.group(2)}"";  # rate limit off (ops.dev --rate-limit off)',
+        block,
+        what="'default $binary_remote_addr;' line in the listeners block",
+        source=source,
+    )
+
+
+def render_local(
+    *,
+    listen: str,
+    internal_listen: str,
+    backends: LocalBackends,
+    rate_limit: bool = True,
+    source: Path = GATEWAY_CONF,
+) -> str:
+    """Return the shared nginx.conf adapted to local processes.
+
+    ``listen`` and ``internal_listen`` are nginx addresses ("127.0.0.1:8000"); with
+    ``rate_limit`` False the public listener is not limited either (benchmarks).
+    """
+    text = source.read_text()
+    text = _swap_once(
+        _BACKENDS_BLOCK, lambda _: local_backends_block(backends), text, what="backends:begin/end block", source=source
+    )
+    text = _swap_once(
+        _LISTEN_LINE,
+        lambda m: f"{m.group(1)}listen {listen} default_server;",
+        text,
+        what="'listen 80 default_server;'",
+        source=source,
+    )
+    text = _swap_once(
+        _INTERNAL_LISTEN_LINE,
+        lambda m: f"{m.group(1)}listen {internal_listen};",
+        text,
+        what=f"'listen {INTERNAL_PORT};'",
+        source=source,
+    )
+    internal_port = int(internal_listen.rpartition(":")[2])
+    return _swap_once(
+        _LISTENERS_BLOCK,
+        lambda m: _local_listeners(m.group(0), internal_port=internal_port, rate_limit=rate_limit, source=source),
+        text,
+        what="listeners:begin/end block",
+        source=source,
+    )
 
 
 def _ports(value: str) -> list[int]:
@@ -79,7 +152,9 @@ def _ports(value: str) -> list[int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print docker/gateway/nginx.conf rendered for local mode (no Docker).")
-    parser.add_argument("--listen", default="127.0.0.1:8000", help="nginx listen address")
+    parser.add_argument("--listen", default="127.0.0.1:8000", help="public listener (rate limited)")
+    parser.add_argument("--internal-listen", default="127.0.0.1:8081", help="internal listener (never limited)")
+    parser.add_argument("--rate-limit", choices=("on", "off"), default="on", help="limit the public listener")
     parser.add_argument("--customers", default="8001,8011", help="comma-separated ports")
     parser.add_argument("--products", default="8002", help="comma-separated ports")
     parser.add_argument("--invoices", default="8003", help="comma-separated ports")
@@ -91,7 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         invoices=_ports(args.invoices),
         frontend=_ports(args.frontend),
     )
-    sys.stdout.write(render_local(listen=args.listen, backends=backends))
+    rendered = render_local(
+        listen=args.listen, internal_listen=args.internal_listen, backends=backends, rate_limit=args.rate_limit == "on"
+    )
+    sys.stdout.write(rendered)
     return 0
 
 
