@@ -145,8 +145,15 @@ def local_system(workers: int) -> Iterator[System]:
     with tempfile.TemporaryDirectory(prefix="bench-") as run_dir:
         ports = Ports.free()
         say = lambda line: print(line, flush=True)  # noqa: E731
+        # wrk's 32 connections all come from 127.0.0.1: the gateway's per-client limit is off.
         with LocalSystem(
-            ports, run_dir=Path(run_dir), persistent_redis=False, with_frontend=False, workers=workers, say=say
+            ports,
+            run_dir=Path(run_dir),
+            persistent_redis=False,
+            with_frontend=False,
+            workers=workers,
+            rate_limit=False,
+            say=say,
         ) as system:
             seeder = Seeder(
                 _redis(f"redis://127.0.0.1:{ports.redis_customers}/0"),
