@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -90,13 +91,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def swarm_config_for_test(*, listen_port: int, dns_port: int, task_port: int) -> str:
+def swarm_config_for_test(*, listen_port: int, internal_port: int, dns_port: int, task_port: int) -> str:
     """The shared config with only what a test machine cannot have swapped: DNS, ports, temp dirs."""
     text = GATEWAY_CONF.read_text()
     replacements = {
         "resolver 127.0.0.11 ": f"resolver 127.0.0.1:{dns_port} ",
         ":8000; }": f":{task_port}; }}",
         "listen 80 default_server;": f"listen 127.0.0.1:{listen_port} default_server;",
+        "listen 8081;": f"listen 127.0.0.1:{internal_port};",
+        '8081    "";': f'{internal_port}    "";',
         "http {\n": "http {\n" + "".join(f"    {temp}_temp_path temp/{temp};\n" for temp in TEMP_DIRS),
     }
     for old, new in replacements.items():
@@ -105,8 +108,16 @@ def swarm_config_for_test(*, listen_port: int, dns_port: int, task_port: int) ->
     return text
 
 
+@dataclass(frozen=True)
+class Listeners:
+    """Base URLs of the gateway's public (rate limited) and internal listeners."""
+
+    public: str
+    internal: str
+
+
 @pytest.fixture(scope="module")
-def swarm_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def swarm_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Listeners]:
     task_port = free_port()
     servers = []
     try:
@@ -121,9 +132,13 @@ def swarm_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     prefix = tmp_path_factory.mktemp("swarm-gateway")
     for temp in TEMP_DIRS:
         (prefix / "temp" / temp).mkdir(parents=True)
-    listen_port = free_port()
+    listen_port, internal_port = free_port(), free_port()
     conf = Path(prefix / "nginx.conf")
-    conf.write_text(swarm_config_for_test(listen_port=listen_port, dns_port=dns.port, task_port=task_port))
+    conf.write_text(
+        swarm_config_for_test(
+            listen_port=listen_port, internal_port=internal_port, dns_port=dns.port, task_port=task_port
+        )
+    )
     log = (prefix / "nginx.log").open("wb")
     nginx_argv = [find_executable("nginx") or "nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", "stderr"]
     nginx = subprocess.Popen(
@@ -142,7 +157,7 @@ def swarm_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 assert nginx.poll() is None, (prefix / "nginx.log").read_text()
                 assert time.monotonic() < deadline, "nginx did not answer within 10s"
                 time.sleep(0.05)
-        yield url
+        yield Listeners(public=url, internal=f"http://127.0.0.1:{internal_port}")
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)
@@ -154,14 +169,16 @@ def swarm_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_idempotent_requests_skip_failing_and_dead_tasks(swarm_gateway):
-    responses = [requests.get(f"{swarm_gateway}/api/customers/", timeout=15) for _ in range(30)]
+    responses = [requests.get(f"{swarm_gateway.public}/api/customers/", timeout=15) for _ in range(30)]
 
     assert [response.status_code for response in responses] == [200] * 30
     assert {response.json()["task"] for response in responses} == {HEALTHY_TASK}
 
 
 def test_post_is_retried_only_when_it_never_reached_a_task(swarm_gateway):
-    statuses = [requests.post(f"{swarm_gateway}/api/customers/", json={}, timeout=15).status_code for _ in range(30)]
+    # The internal listener: 30 POSTs in a row are more than the public one lets one client send.
+    url = f"{swarm_gateway.internal}/api/customers/"
+    statuses = [requests.post(url, json={}, timeout=15).status_code for _ in range(30)]
 
     # A refused connection (dead task) is retried, so no 502; a task that took
     # the POST and answered 503 is not asked twice, so the client sees that 503.
@@ -169,8 +186,23 @@ def test_post_is_retried_only_when_it_never_reached_a_task(swarm_gateway):
 
 
 def test_gateway_runs_before_a_service_exists_and_says_so_in_json(swarm_gateway):
-    response = requests.get(f"{swarm_gateway}/api/products/", timeout=15)
+    response = requests.get(f"{swarm_gateway.public}/api/products/", timeout=15)
 
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "bad_gateway"
-    assert requests.get(f"{swarm_gateway}/api/customers/", timeout=15).status_code == 200
+    assert requests.get(f"{swarm_gateway.public}/api/customers/", timeout=15).status_code == 200
+
+
+def test_swarm_config_limits_the_public_listener_and_not_the_internal_one(swarm_gateway):
+    def post(base_url: str) -> int:
+        return requests.post(f"{base_url}/api/customers/", json={}, timeout=15).status_code
+
+    internal = [post(swarm_gateway.internal) for _ in range(40)]
+    # Bounded: the fake task answers at once, so a client is far faster than 10 writes a second.
+    public = []
+    while 429 not in public and len(public) < 200:
+        public.append(post(swarm_gateway.public))
+
+    assert 429 not in internal
+    assert 429 in public
+    assert len(public) > 20, "the first burst of 20 writes is served"
