@@ -1,0 +1,314 @@
+"""The optional monitoring stack: Prometheus beside the stack "demo", with a ready dashboard.
+
+    python -m ops.monitoring up [--port 9090]     # build the image, deploy monitoring-stack.yml, wait until healthy
+    python -m ops.monitoring status               # the service, and every target Prometheus scrapes with its health
+    python -m ops.monitoring down [--volumes]     # remove it (the metrics volume is kept unless --volumes)
+    python -m ops.monitoring build [--tag v1]     # only the image
+
+Prometheus comes from Debian's `prometheus` package (docker/prometheus/Dockerfile) on the public
+debian image, or, where Docker Hub cannot be reached, on a Debian base built with debootstrap
+like the project's other offline bases. It finds the Django services' tasks through the
+manager's Docker API (swarm service discovery) and scrapes each one on the main stack's
+overlay networks, which it joins as external networks: the main stack must be deployed first.
+
+Also a library for the monitoring tests: ``deploy()``, ``remove()``, ``targets()``, ``query()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from ops import images, stack
+
+REPO = Path(__file__).resolve().parent.parent
+STACK_FILE = REPO / "monitoring-stack.yml"
+CONTEXT = REPO / "docker" / "prometheus"
+STACK = "monitoring"
+# The main stack's networks Prometheus joins (see monitoring-stack.yml).
+MAIN_NETWORKS = (f"{stack.STACK}_public", f"{stack.STACK}_viz")
+DASHBOARD_PATH = "/consoles/index.html"
+
+
+def _finish_debian(rootfs: Path) -> None:
+    # apt over HTTPS inside builds must trust an intercepting proxy's CA as well.
+    shutil.copyfile(images.host_ca_bundle(), rootfs / "etc/ssl/certs/ca-certificates.crt")
+
+
+# The plain Debian base Prometheus is installed on: the public image's offline equivalent.
+DEBIAN_BASE = images.Base(
+    key="debian",
+    build_arg="DEBIAN_IMAGE",
+    public="debian:bookworm-slim",
+    offline=f"offline/debian:{images.DEBIAN_SUITE}",
+    packages=("ca-certificates",),
+    changes=('CMD ["bash"]',),
+    finish=_finish_debian,
+)
+
+
+class MonitoringError(RuntimeError):
+    """The monitoring stack cannot be built, deployed or reached; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    registry: str = "demo"
+    tag: str = "v1"
+    port: int = 9090
+
+    @property
+    def image(self) -> str:
+        return f"{self.registry}/prometheus:{self.tag}"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "REGISTRY": self.registry,
+            "TAG_PROMETHEUS": self.tag,
+            "PROMETHEUS_PORT": str(self.port),
+            # Service discovery reads the manager's socket as the image's user with the socket's group.
+            "DOCKER_SOCKET_GID": os.environ.get("DOCKER_SOCKET_GID") or str(stack.DOCKER_SOCKET.stat().st_gid),
+        }
+
+
+# ------------------------------------------------------------------------------
+# Image
+# ------------------------------------------------------------------------------
+def build_image(settings: Settings, *, offline: str = "auto", pull_timeout: float = 20, verbose: bool = False) -> str:
+    """Build <registry>/prometheus:<tag> and return its name."""
+    with images.exclusive_run():
+        if offline == "no" or (offline == "auto" and images.public_base_usable(DEBIAN_BASE, pull_timeout)):
+            base = DEBIAN_BASE.public
+        else:
+            images.build_offline_bases([DEBIAN_BASE], force=False, mirror=None)
+            base = DEBIAN_BASE.offline
+        images.say(f"prometheus: on {base}")
+        build_args = {DEBIAN_BASE.build_arg: base, **_apt_proxy_build_args()}
+        spec = images.ImageSpec("prometheus", CONTEXT / "Dockerfile", CONTEXT, build_args)
+        images.docker_build(spec, settings.image, verbose=verbose)
+    return settings.image
+
+
+def _apt_proxy_build_args() -> dict[str, str]:
+    """The proxy the host's apt uses, for apt-get inside the build (docker passes these through)."""
+    try:
+        return images.host_apt_source().environment()
+    except images.BuildError:
+        return {}
+
+
+# ------------------------------------------------------------------------------
+# Stack
+# ------------------------------------------------------------------------------
+def main_stack_networks_missing() -> list[str]:
+    present = set(stack.docker("network", "ls", "--filter", "driver=overlay", "--format", "{{.Name}}").split())
+    return [name for name in MAIN_NETWORKS if name not in present]
+
+
+def deploy(settings: Settings, *, timeout: float = 300) -> None:
+    """Deploy (or update) the monitoring stack and wait until Prometheus is healthy and ready."""
+    if missing := main_stack_networks_missing():
+        raise MonitoringError(
+            f"the main stack's networks {', '.join(missing)} do not exist: deploy it first (python -m ops.stack up)"
+        )
+    cmd = ["stack", "deploy", "--prune", "--resolve-image", "never"]
+    if "--detach" in stack.docker("stack", "deploy", "--help"):
+        cmd.append("--detach=true")
+    cmd += ["--compose-file", str(STACK_FILE), STACK]
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+    stack.say(f"docker {' '.join(cmd).replace(str(REPO) + '/', '')}")
+    for line in stack.docker(*cmd, env=settings.environment()).splitlines():
+        if line.startswith(("Creating", "Updating", "Removing")):
+            stack.say("  " + line)
+    stack.wait_converged(STACK, timeout=timeout, since=since)
+    deadline = time.monotonic() + timeout
+    while not _ready(settings):
+        if time.monotonic() > deadline:
+            raise MonitoringError(f"Prometheus does not answer on {settings.url}/-/ready")
+        time.sleep(1)
+    stack.say(f"stack {STACK} is up: Prometheus ready on {settings.url}")
+
+
+def _ready(settings: Settings) -> bool:
+    try:
+        with urllib.request.urlopen(f"{settings.url}/-/ready", timeout=5) as response:  # noqa: S310 (our own URL)
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def remove(*, volumes: bool = False, timeout: float = 120) -> None:
+    """Remove the monitoring stack and wait until its containers are gone (the main stack is untouched)."""
+    if STACK in stack.docker("stack", "ls", "--format", "{{.Name}}").split():
+        stack.say(f"docker stack rm {STACK}")
+        stack.docker("stack", "rm", STACK)
+    label = f"label={stack.NAMESPACE_LABEL}={STACK}"
+    deadline = time.monotonic() + timeout
+    while stack.docker("ps", "--all", "--quiet", "--filter", label).split():
+        if time.monotonic() > deadline:
+            raise MonitoringError(f"containers of stack {STACK} still there after {timeout:.0f}s")
+        time.sleep(1)
+    if volumes:
+        for volume in stack.docker("volume", "ls", "--quiet", "--filter", label).split():
+            # A just-removed container can hold its volume for a moment.
+            for _ in range(20):
+                if stack.docker("volume", "rm", volume, check=False).strip():
+                    break
+                time.sleep(0.5)
+            else:
+                raise MonitoringError(f"volume {volume} could not be removed")
+            stack.say(f"removed volume {volume}")
+
+
+# ------------------------------------------------------------------------------
+# Prometheus API
+# ------------------------------------------------------------------------------
+def api(settings: Settings, path: str, **params: str) -> dict:
+    url = f"{settings.url}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (our own URL)
+            body = json.load(response)
+    except (OSError, urllib.error.URLError, ValueError) as exc:
+        raise MonitoringError(f"Prometheus API {path}: {exc}") from exc
+    if body.get("status") != "success":
+        raise MonitoringError(f"Prometheus API {path}: {body.get('error', body)}")
+    return body["data"]
+
+
+def targets(settings: Settings) -> list[dict]:
+    """The active scrape targets: labels (job, task, node, instance), health, last error."""
+    return api(settings, "/api/v1/targets", state="active")["activeTargets"]
+
+
+def query(settings: Settings, expression: str) -> list[tuple[dict[str, str], float]]:
+    """An instant query: (labels, value) per series."""
+    result = api(settings, "/api/v1/query", query=expression)["result"]
+    return [(series["metric"], float(series["value"][1])) for series in result]
+
+
+# ------------------------------------------------------------------------------
+# Commands
+# ------------------------------------------------------------------------------
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings(registry=args.registry, tag=args.tag, port=args.port)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    build_image(settings_from(args), offline=args.offline, verbose=args.verbose)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if not args.no_build:
+        build_image(settings, offline=args.offline, verbose=args.verbose)
+    deploy(settings, timeout=args.timeout)
+    print()
+    print(f"  dashboard      {settings.url}{DASHBOARD_PATH}")
+    print(f"  targets        {settings.url}/targets")
+    print(f"  query          {settings.url}/graph")
+    print()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if STACK not in stack.docker("stack", "ls", "--format", "{{.Name}}").split():
+        print(f"stack {STACK} is not deployed (python -m ops.monitoring up)")
+        return 1
+    print(stack.docker("stack", "services", STACK), end="")
+    settings = settings_from(args)
+    try:
+        found = targets(settings)
+    except MonitoringError as exc:
+        print(f"\n{exc}")
+        return 1
+    print(f"\n{'job':<12} {'task':<14} {'node':<20} {'instance':<22} health")
+    for target in sorted(found, key=lambda t: (t["labels"].get("job", ""), t["labels"].get("task", ""))):
+        labels = target["labels"]
+        error = f"  {target['lastError']}" if target.get("lastError") else ""
+        print(
+            f"{labels.get('job', ''):<12} {labels.get('task', ''):<14} {labels.get('node', ''):<20} "
+            f"{labels.get('instance', ''):<22} {target['health']}{error}"
+        )
+    print(f"\n  dashboard      {settings.url}{DASHBOARD_PATH}")
+    return 0 if all(t["health"] == "up" for t in found) else 1
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    remove(volumes=args.volumes, timeout=args.timeout)
+    stack.say(f"stack {STACK} removed" + ("" if args.volumes else " (metrics volume kept; --volumes removes it)"))
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.monitoring", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--registry", default=os.environ.get("REGISTRY", "demo"), help="image prefix (default demo)")
+        sub.add_argument("--tag", default="v1", help="tag of the prometheus image (default v1)")
+        sub.add_argument("--port", type=int, default=9090, help="host port of Prometheus on the manager (default 9090)")
+
+    def image_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--offline",
+            choices=("auto", "yes", "no"),
+            default="auto",
+            help="base: auto tries the public debian image, then builds one from Debian packages",
+        )
+        sub.add_argument("--verbose", "-v", action="store_true", help="stream docker build output")
+
+    up = commands.add_parser("up", help="build the image, deploy monitoring-stack.yml as 'monitoring', wait")
+    common(up)
+    image_options(up)
+    up.add_argument("--no-build", action="store_true", help="use the image as it is")
+    up.add_argument("--timeout", type=float, default=300, help="seconds to wait until healthy (default 300)")
+    up.set_defaults(func=cmd_up)
+
+    status = commands.add_parser("status", help="the service and every scrape target; exit 1 unless all are up")
+    common(status)
+    status.set_defaults(func=cmd_status)
+
+    down = commands.add_parser("down", help="remove the monitoring stack (the main stack is untouched)")
+    down.add_argument("--volumes", action="store_true", help="also delete the metrics volume")
+    down.add_argument("--timeout", type=float, default=120)
+    down.set_defaults(func=cmd_down)
+
+    build = commands.add_parser("build", help="build only the prometheus image")
+    common(build)
+    image_options(build)
+    build.set_defaults(func=cmd_build)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return args.func(args)
+    except (MonitoringError, stack.StackError, images.BuildError) as exc:
+        stack.say(f"ERROR: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
