@@ -65,16 +65,27 @@ def gateway_port() -> int:
     return _gateway_port()
 
 
+# Other suites (tests/monitoring) import `deployed` into their conftest, which makes it a second
+# fixture of the same name: the first one set up brings the stack up and takes it down, the
+# others reuse its URL.
+_session_stack: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def deployed(gateway_port: int) -> Iterator[str]:
     """Base URL of the gateway of a converged stack."""
     if reason := _swarm_usable():
         pytest.skip(reason)
+    if "base_url" in _session_stack:
+        yield _session_stack["base_url"]
+        return
     swarm_active = stack.docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() == "active"
     existed = swarm_active and stack.published_port() is not None
     _run(sys.executable, "-m", "ops.stack", "up", "--gateway-port", str(gateway_port), timeout=1200)
     base_url = f"http://127.0.0.1:{gateway_port}"
+    _session_stack["base_url"] = base_url
     yield base_url
+    _session_stack.clear()
     if os.environ.get("SWARM_KEEP") == "1" or existed:
         print(f"\nstack kept (SWARM_KEEP=1 or deployed before the session) at {base_url}")
         return
