@@ -1,8 +1,11 @@
 """Building blocks shared by the REST services: strict input, cursor pages and a CRUD viewset."""
 
+import copy
 import uuid
+from datetime import UTC
 from typing import Any, ClassVar
 
+from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
@@ -25,6 +28,46 @@ class StrictSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+
+class OutputSerializer(serializers.Serializer):
+    """A read-only serializer for plain objects whose fields are built once per class.
+
+    DRF deep-copies every declared field each time a serializer is created, which costs more than
+    rendering one entity. Output fields keep no per-request state, so one set per class serves
+    every request and thread; each value still goes through its field's own to_representation,
+    so the JSON is exactly what DRF would produce.
+    """
+
+    _shared_fields_cache: ClassVar[tuple[tuple[str, serializers.Field], ...]]
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        rendered = {}
+        for name, field in self._shared_fields():
+            value = getattr(instance, name)
+            rendered[name] = None if value is None else field.to_representation(value)
+        return rendered
+
+    @classmethod
+    def _shared_fields(cls) -> tuple[tuple[str, serializers.Field], ...]:
+        fields = cls.__dict__.get("_shared_fields_cache")
+        if fields is None:
+            fields = tuple((name, field) for name, field in cls().fields.items() if not field.write_only)
+            for name, field in fields:
+                if field.source != name:
+                    raise ImproperlyConfigured(
+                        f"{cls.__name__}.{name}: output fields read the attribute they are named after"
+                    )
+            cls._shared_fields_cache = fields
+        return fields
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """Rendered in UTC, as the default field does with TIME_ZONE = "UTC", without looking up the
+    active time zone for every value (a quarter of the CPU of a page of customers)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default_timezone=UTC, **kwargs)
 
 
 class PageQuerySerializer(serializers.Serializer):
@@ -69,7 +112,8 @@ def page_serializer(item: type[serializers.Serializer], name: str) -> type[seria
 def page_response(request: Request, items: list[Any], next_cursor: str | None, serializer: type) -> Response:
     next_url = None
     if next_cursor:
-        query = request.query_params.copy()
+        # A shallow copy: QueryDict.copy() deep-copies, which costs more than rendering a row.
+        query = copy.copy(request.query_params)
         query["cursor"] = next_cursor
         next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
     return Response({"results": serializer(items, many=True).data, "next_cursor": next_cursor, "next": next_url})

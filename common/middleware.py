@@ -20,7 +20,8 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def incoming_request_id(request: HttpRequest) -> str:
-    candidate = request.headers.get("X-Request-ID", "")
+    # META, not request.headers: that builds a dict of every header on first use.
+    candidate = request.META.get("HTTP_X_REQUEST_ID", "")
     return candidate if _VALID_REQUEST_ID.match(candidate) else uuid.uuid4().hex
 
 

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from common.api import StrictCharField, StrictSerializer, page_serializer
+from common.api import OutputSerializer, StrictCharField, StrictSerializer, UtcDateTimeField, page_serializer
 
 
 class CustomerInputSerializer(StrictSerializer):
@@ -8,12 +8,12 @@ class CustomerInputSerializer(StrictSerializer):
     address = StrictCharField(max_length=500)
 
 
-class CustomerSerializer(serializers.Serializer):
+class CustomerSerializer(OutputSerializer):
     id = serializers.UUIDField(read_only=True)
     name = serializers.CharField(read_only=True)
     address = serializers.CharField(read_only=True)
-    created_at = serializers.DateTimeField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
+    created_at = UtcDateTimeField(read_only=True)
+    updated_at = UtcDateTimeField(read_only=True)
 
 
 CustomerPageSerializer = page_serializer(CustomerSerializer, "CustomerPage")

@@ -1,6 +1,14 @@
 from rest_framework import serializers
 
-from common.api import PageQuerySerializer, StrictIntegerField, StrictSerializer, StrictUUIDField, page_serializer
+from common.api import (
+    OutputSerializer,
+    PageQuerySerializer,
+    StrictIntegerField,
+    StrictSerializer,
+    StrictUUIDField,
+    UtcDateTimeField,
+    page_serializer,
+)
 
 MAX_QUANTITY = 1_000_000
 
@@ -15,7 +23,7 @@ class InvoiceQuerySerializer(PageQuerySerializer):
     customer = serializers.UUIDField(required=False, help_text="Only this customer's invoices")
 
 
-class InvoiceSerializer(serializers.Serializer):
+class InvoiceSerializer(OutputSerializer):
     id = serializers.UUIDField(read_only=True)
     customer_id = serializers.UUIDField(read_only=True)
     product_id = serializers.UUIDField(read_only=True)
@@ -25,7 +33,7 @@ class InvoiceSerializer(serializers.Serializer):
     product_name = serializers.CharField(read_only=True)
     unit_price = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
     total = serializers.DecimalField(max_digits=20, decimal_places=2, read_only=True)
-    issued_at = serializers.DateTimeField(read_only=True)
+    issued_at = UtcDateTimeField(read_only=True)
 
 
 InvoicePageSerializer = page_serializer(InvoiceSerializer, "InvoicePage")

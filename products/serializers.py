@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from common.api import StrictCharField, StrictSerializer, page_serializer
+from common.api import OutputSerializer, StrictCharField, StrictSerializer, UtcDateTimeField, page_serializer
 
 MAX_UNIT_PRICE = Decimal("1000000000.00")
 
@@ -14,12 +14,12 @@ class ProductInputSerializer(StrictSerializer):
     )
 
 
-class ProductSerializer(serializers.Serializer):
+class ProductSerializer(OutputSerializer):
     id = serializers.UUIDField(read_only=True)
     name = serializers.CharField(read_only=True)
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True, coerce_to_string=True)
-    created_at = serializers.DateTimeField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
+    created_at = UtcDateTimeField(read_only=True)
+    updated_at = UtcDateTimeField(read_only=True)
 
 
 ProductPageSerializer = page_serializer(ProductSerializer, "ProductPage")
