@@ -77,6 +77,7 @@ def half_written(snapshot: Snapshot, fields: Iterable[str], *, per_customer_inde
 @dataclasses.dataclass(frozen=True)
 class Write:
     kind: str
+    # the body posted, values as Redis stores them (strings)
     sent: dict[str, str]
     # HTTP status, or the name of the exception when no answer came
     status: int | str
@@ -127,7 +128,7 @@ class WriteLoad:
     def __init__(
         self,
         base_url: str,
-        make_body: Callable[[str, int], dict[str, str]],
+        make_body: Callable[[str, int], dict[str, object]],
         *,
         kinds: Iterable[str] = ("customer",),
         writers: int = 4,

@@ -4,6 +4,7 @@ and products, and the dashboard shows those figures."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -110,13 +111,16 @@ def test_an_invoice_shows_its_calls_to_customers_and_products(prometheus: monito
 def test_the_dashboard_shows_the_figures(prometheus: monitoring.Settings, deployed: str) -> None:
     customer = create(deployed, "customers", {"name": "Dashboard buyer", "address": "1 Panel Road"})
     product = create(deployed, "products", {"name": "Dashboard widget", "unit_price": "1.50"})
-    create(deployed, "invoices", {"customer_id": customer, "product_id": product, "quantity": 1})
-    for _ in range(5):
+
+    def traffic() -> None:
+        # Keeps coming while the page is polled: a rate needs increments between two scrapes
+        # (the first sample of a new series counts from nothing).
+        create(deployed, "invoices", {"customer_id": customer, "product_id": product, "quantity": 1})
         requests.get(f"{deployed}/api/customers/{customer}/", timeout=10).raise_for_status()
-    missing_id = uuid.uuid4()
-    assert requests.get(f"{deployed}/api/customers/{missing_id}/", timeout=10).status_code == 404
+        assert requests.get(f"{deployed}/api/customers/{uuid.uuid4()}/", timeout=10).status_code == 404
 
     def overview() -> dict[tuple[str, ...], dict[str, str]] | None:
+        traffic()
         rows = dashboard_rows(prometheus, "/consoles/index.html")
         customers = rows.get(("services", "customers"), {})
         outbound = rows.get(("outbound", "invoices", "customers"), {})
@@ -192,3 +196,15 @@ def dashboard_rows(prometheus: monitoring.Settings, path: str) -> dict[tuple[str
     parser = _FigureRows()
     parser.feed(response.text)
     return parser.rows
+
+
+def test_prometheus_runs_unprivileged_on_a_read_only_filesystem(prometheus: monitoring.Settings) -> None:
+    label = f"label=com.docker.swarm.service.name={monitoring.STACK}_prometheus"
+    container = stack.docker("ps", "--quiet", "--filter", label, "--filter", "status=running").split()[0]
+    inspected = json.loads(stack.docker("inspect", container))[0]
+    assert inspected["HostConfig"]["ReadonlyRootfs"] is True
+    assert inspected["Config"]["User"].split(":")[0] == "10002", "the image's own user, not root"
+    assert inspected["State"]["Health"]["Status"] == "healthy"
+    mounts = {mount["Destination"]: mount for mount in inspected["Mounts"]}
+    assert mounts["/prometheus"]["Type"] == "volume", "metrics on a named volume"
+    assert mounts["/var/run/docker.sock"]["RW"] is False, "the Docker socket is mounted read-only"

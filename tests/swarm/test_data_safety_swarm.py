@@ -63,9 +63,9 @@ def test_killing_the_customers_redis_mid_load_loses_no_acknowledged_write(deploy
     buyer = session.post(f"{deployed}/api/customers/", json={"name": "Safe buyer", "address": "1 Vault"}, timeout=20)
     assert product.status_code == buyer.status_code == 201, (product.text, buyer.text)
 
-    def body(kind: str, n: int) -> dict[str, str]:
+    def body(kind: str, n: int) -> dict[str, object]:
         if kind == "invoice":
-            return {"customer_id": buyer.json()["id"], "product_id": product.json()["id"], "quantity": str(n % 9 + 1)}
+            return {"customer_id": buyer.json()["id"], "product_id": product.json()["id"], "quantity": n % 9 + 1}
         return {"name": f"Durable {n}", "address": f"{n} Append Only Road"}
 
     old_redis = redis_container("customers-redis")
