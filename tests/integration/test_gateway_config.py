@@ -1,0 +1,157 @@
+"""ops.gateway_config: local mode's rendering of docker/gateway/nginx.conf, checked by nginx itself.
+
+Every swap must match exactly once or rendering fails naming the part, so an edit to the shared
+file cannot silently leave local mode with the swarm's DNS names, ports or limits.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+
+from ops.dev import find_executable
+from ops.gateway_config import GATEWAY_CONF, TEMP_DIRS, GatewayConfigError, LocalBackends, render_local
+
+pytestmark = pytest.mark.integration
+
+PUBLIC, INTERNAL = "127.0.0.1:18000", "127.0.0.1:18081"
+
+
+def render(source: Path = GATEWAY_CONF, *, rate_limit: bool = True, ports: tuple[int, ...] = (18001,)) -> str:
+    backends = LocalBackends(customers=ports, products=ports, invoices=ports, frontend=ports)
+    return render_local(
+        listen=PUBLIC, internal_listen=INTERNAL, backends=backends, rate_limit=rate_limit, source=source
+    )
+
+
+def config_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+@pytest.mark.parametrize("rate_limit", [True, False])
+def test_local_render_swaps_listeners_and_backends(rate_limit):
+    lines = config_lines(render(rate_limit=rate_limit))
+
+    assert f"listen {PUBLIC} default_server;" in lines
+    assert f"listen {INTERNAL};" in lines
+    assert '18081    "";' in lines
+    assert not any("8081" in line and "18081" not in line for line in lines)
+    assert not any("resolver" in line or "customers:8000" in line for line in lines)
+    assert ("default $binary_remote_addr;" in lines) is rate_limit
+
+
+@pytest.mark.parametrize(
+    ("remove", "named"),
+    [
+        ("listen 8081;", "listen 8081;"),
+        ("listen 80 default_server;", "listen 80 default_server;"),
+        ("    # --- listeners:begin\n", "listeners:begin/end block"),
+        ('        8081    "";\n', '8081 "";'),
+        ("    # --- backends:end", "backends:begin/end block"),
+    ],
+)
+def test_a_missing_part_fails_loudly(tmp_path, remove, named):
+    source = tmp_path / "nginx.conf"
+    text = GATEWAY_CONF.read_text()
+    assert remove in text
+    source.write_text(text.replace(remove, ""))
+
+    with pytest.raises(GatewayConfigError, match=named.replace("(", r"\(")) as error:
+        render(source)
+    assert str(source) in str(error.value)
+
+
+def test_turning_the_limit_off_needs_the_public_key_line(tmp_path):
+    source = tmp_path / "nginx.conf"
+    source.write_text(GATEWAY_CONF.read_text().replace("default $binary_remote_addr;", "default $remote_addr;"))
+
+    assert "default $remote_addr;" in render(source, rate_limit=True)
+    with pytest.raises(GatewayConfigError, match="binary_remote_addr"):
+        render(source, rate_limit=False)
+
+
+class Backend(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps({"ok": True}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def nginx_with(tmp_path) -> Iterator:
+    """Start nginx on a rendered config in front of a backend that answers 201 at once."""
+    backend = ThreadingHTTPServer(("127.0.0.1", 0), Backend)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    started: list[subprocess.Popen] = []
+
+    def start(*, rate_limit: bool) -> str:
+        prefix = tmp_path / f"nginx-{len(started)}"
+        for temp in TEMP_DIRS:
+            (prefix / "temp" / temp).mkdir(parents=True)
+        public, internal = free_port(), free_port()
+        port = [backend.server_address[1]]
+        backends = LocalBackends(customers=port, products=port, invoices=port, frontend=port)
+        conf = prefix / "nginx.conf"
+        conf.write_text(
+            render_local(
+                listen=f"127.0.0.1:{public}",
+                internal_listen=f"127.0.0.1:{internal}",
+                backends=backends,
+                rate_limit=rate_limit,
+            )
+        )
+        argv = [find_executable("nginx") or "nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", "stderr"]
+        check = subprocess.run([*argv, "-t", "-q", "-g", f"pid {prefix}/nginx.pid;"], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+        log = (prefix / "nginx.log").open("wb")
+        started.append(subprocess.Popen([*argv, "-g", f"daemon off; pid {prefix}/nginx.pid;"], stdout=log, stderr=log))
+        url = f"http://127.0.0.1:{public}"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                requests.get(f"{url}/gateway-health", timeout=1)
+                return url
+            except requests.ConnectionError:
+                assert started[-1].poll() is None, (prefix / "nginx.log").read_text()
+                assert time.monotonic() < deadline, "nginx did not answer within 10s"
+                time.sleep(0.05)
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=10)
+    backend.shutdown()
+    backend.server_close()
+
+
+@pytest.mark.parametrize(("rate_limit", "limited"), [(True, True), (False, False)])
+def test_rate_limit_flag_decides_whether_a_burst_of_writes_is_cut(nginx_with, rate_limit, limited):
+    url = nginx_with(rate_limit=rate_limit)
+
+    # One client as fast as it can: ten times the burst of 20, far above 10 writes a second.
+    statuses = [requests.post(f"{url}/api/customers/", json={}, timeout=10).status_code for _ in range(200)]
+
+    assert (429 in statuses) is limited
+    assert statuses[:20] == [201] * 20
