@@ -10,11 +10,16 @@ import tempfile
 
 bind = os.environ.get("BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Threads, so a worker waiting on Redis or on another service serves other requests meanwhile,
+# and connections stay open between requests (sync workers close every one, and the gateway
+# then opens a new connection per request). GUNICORN_THREADS=1 gives the sync worker.
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Longer than nginx's upstream keepalive_timeout (60 s): the gateway, not the service, closes an
+# idle connection, so nginx never sends a request on a connection the service is closing.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10
 # The app logs one JSON line per request itself; gunicorn's access log would repeat it.
