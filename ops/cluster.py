@@ -62,9 +62,11 @@ CAPABILITIES = (
     "apparmor=unconfined",
     "--security-opt",
     "systempaths=unconfined",
-    "--volume",
-    "/sys/fs/cgroup:/sys/fs/cgroup:rw",
 )
+# How the node's dockerd gets a writable cgroup tree: the host's (v1), or a namespace of its own (v2).
+CGROUP_V1_MOUNT = ("--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw")
+CGROUP_V2_NAMESPACE = ("--cgroupns", "private")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 # Replicated services pinned by a placement constraint stay where they are on `rebalance`.
 STACK_SERVICES_IMAGES = {**dict.fromkeys(stack.DJANGO_SERVICES, "tag"), **dict.fromkeys(stack.INFRA_SERVICES, "infra")}
 
@@ -161,6 +163,8 @@ def ensure_cluster_images() -> None:
 
 def privilege_flags() -> tuple[str, ...]:
     """--privileged when this engine grants it, else the explicit capability list (detected, once per up)."""
+    cgroup_v1 = docker("info", "--format", "{{.CgroupVersion}}").strip() == "1"
+    cgroups = CGROUP_V1_MOUNT if cgroup_v1 else CGROUP_V2_NAMESPACE
     probe = subprocess.run(
         ["docker", "run", "--rm", "--privileged", "--entrypoint", "true", NODE_IMAGE],
         capture_output=True,
@@ -170,11 +174,11 @@ def privilege_flags() -> tuple[str, ...]:
     )
     if probe.returncode == 0:
         say("privileges: --privileged")
-        return PRIVILEGED
+        return (*PRIVILEGED, *cgroups)
     # The runtime's reason is at the end of a long first line ("... unable to apply caps: ...").
     reason = (probe.stderr.strip().splitlines() or ["no error output"])[0].rsplit("create failed: ", 1)[-1]
     say(f"privileges: --privileged refused here ({reason}); using the capability list instead")
-    return CAPABILITIES
+    return (*CAPABILITIES, *cgroups)
 
 
 # ------------------------------------------------------------------------------
@@ -240,11 +244,17 @@ def registry_port() -> int:
     return port
 
 
-def daemon_config() -> str:
+def cgroup_parent(node: str) -> str:
+    return f"/{container(node)}"
+
+
+def daemon_config(node: str) -> str:
     # overlay2 works because /var/lib/docker is a volume on the host's own filesystem.
     return json.dumps(
         {
             "storage-driver": "overlay2",
+            # The node's containers in a cgroup of their own, not beside the host's in /docker.
+            "cgroup-parent": cgroup_parent(node),
             "insecure-registries": [f"{REGISTRY_HOST}:{REGISTRY_INNER_PORT}"],
             "log-driver": "json-file",
             "log-opts": {"max-size": "10m", "max-file": "3"},
@@ -264,7 +274,7 @@ def start_node(node: str, settings: ClusterSettings, privileges: tuple[str, ...]
     say(f"node {node}: {name} at {settings.address(node)}, gateway on 127.0.0.1:{settings.node_gateway_port(node)}")
     cmd = ["run", "--detach", "--name", name, "--hostname", node, "--init", "--label", LABEL]
     cmd += ["--network", NETWORK, "--ip", settings.address(node), "--network-alias", node]
-    cmd += [*privileges, "--volume", f"{name}-docker:/var/lib/docker", "--env", f"DOCKERD_CONFIG={daemon_config()}"]
+    cmd += [*privileges, "--volume", f"{name}-docker:/var/lib/docker", "--env", f"DOCKERD_CONFIG={daemon_config(node)}"]
     cmd += ["--publish", f"127.0.0.1:{settings.node_gateway_port(node)}:80"]
     dockerd_args = ["--host", "unix:///var/run/docker.sock"]
     if node == MANAGER:
@@ -367,6 +377,20 @@ def settings_in_use(defaults: ClusterSettings) -> ClusterSettings:
         viz_port=_published(container(MANAGER), "8080/tcp") or defaults.viz_port,
         registry_port=_published(REGISTRY_CONTAINER, f"{REGISTRY_INNER_PORT}/tcp") or defaults.registry_port,
     )
+
+
+def remove_empty_cgroups(parent: str) -> int:
+    """On a cgroup v1 host the nodes' containers live in the host's tree; a killed node leaves them behind, empty."""
+    removed = 0
+    for top in CGROUP_ROOT.glob(f"*{parent}"):
+        for path in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+                removed += 1
+        with contextlib.suppress(OSError):
+            top.rmdir()
+            removed += 1
+    return removed
 
 
 def require_manager() -> None:
@@ -516,14 +540,17 @@ def cmd_down(args: argparse.Namespace) -> int:
         say(f"removing {len(names)} containers (nodes and registry)")
         docker("rm", "--force", "--volumes", *names, timeout=300)
     volumes = [f"{container(node)}-docker" for node in NODES] + [f"{REGISTRY_CONTAINER}-data"]
-    present = [v for v in volumes if docker("volume", "inspect", v, check=False).strip()]
+    present = [v for v in volumes if docker("volume", "inspect", "--format", "{{.Name}}", v, check=False).strip()]
     if present:
         docker("volume", "rm", *present)
         say(f"removed volumes {', '.join(present)}")
-    if docker("network", "inspect", NETWORK, check=False).strip():
+    if docker("network", "inspect", "--format", "{{.Name}}", NETWORK, check=False).strip():
         docker("network", "rm", NETWORK)
         say(f"removed network {NETWORK}")
     manager_socket().unlink(missing_ok=True)
+    removed = sum(remove_empty_cgroups(cgroup_parent(node)) for node in NODES)
+    if removed:
+        say(f"removed {removed} empty cgroups the nodes' killed containers left in the host's tree")
     say("cluster removed")
     return 0
 
