@@ -491,14 +491,20 @@ def settings_from(args: argparse.Namespace) -> ClusterSettings:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    settings = settings_in_use(settings_from(args))
+    requested = settings_from(args)
+    settings = settings_in_use(requested)
+    if settings != requested:
+        say(f"the existing nodes keep what they were started with ({settings}); `down` first to change it")
     ensure_cluster_images()
     ensure_network(settings)
     ensure_registry(settings)
     missing = [node for node in NODES if container_state(container(node)) is None]
     privileges = privilege_flags() if missing else ()
+    current = images._inspect(NODE_IMAGE, "{{.Id}}")
     for node in NODES:
         start_node(node, settings, privileges)
+        if docker("container", "inspect", "--format", "{{.Image}}", container(node)).strip() != current:
+            say(f"node {node} runs an older {NODE_IMAGE}; `down` then `up` replaces it (the swarm starts over)")
     for node in NODES:
         wait_engine(node)
     say("engines answer on every node (storage driver overlay2)")
