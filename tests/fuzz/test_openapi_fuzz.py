@@ -1,6 +1,8 @@
 """Schemathesis generates requests from each service's own OpenAPI schema and sends them to the
-whole system in local mode, through the gateway as a client would: no 5xx, and every response
-must match the schema (status, headers, body).
+whole system in local mode, through the gateway: no 5xx, and every response must match the
+schema (status, headers, body). It uses the gateway's internal listener (same routes, same
+nginx, no per-client rate limit): a fuzzer sends far more than one client may on the public
+port, and a 429 there is the gateway working, not a schema violation.
 
 Excluded check: "schema-valid data is accepted". The schema cannot say that a cursor is only
 valid when the server made it, or that an invoice needs a customer that exists; those are 400s
@@ -66,12 +68,12 @@ def assert_fuzzed(counts: dict[str, int], operations: int) -> None:
 
 @pytest.mark.parametrize("name", ["customers", "products"])
 def test_crud_services_conform_to_their_schema(local_system, name):
-    counts = fuzz_service(local_system.gateway_url, name)
+    counts = fuzz_service(local_system.internal_url, name)
 
     assert_fuzzed(counts, operations=6)
 
 
 def test_invoices_conforms_to_its_schema(local_system):
-    counts = fuzz_service(local_system.gateway_url, "invoices")
+    counts = fuzz_service(local_system.internal_url, "invoices")
 
     assert_fuzzed(counts, operations=3)
