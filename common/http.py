@@ -50,7 +50,8 @@ def build_session(
         # an invoice POST. They cannot change for a fixed target while the process runs.
         environment = session.merge_environment_settings(base_url, {}, None, None, None)
         session.proxies = environment["proxies"]
-        session.verify = environment["verify"]
+        # A CA bundle only matters for https; for http requests would still stat its path per call.
+        session.verify = environment["verify"] if base_url.lower().startswith("https://") else True
         session.auth = get_netrc_auth(base_url)
         session.trust_env = False
     return session
