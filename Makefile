@@ -4,23 +4,32 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TAG ?= v1
 
-.PHONY: help setup test test-fast test-swarm test-browser test-integration lint dev images up down status bench
+.PHONY: help setup test test-fast test-swarm test-browser test-integration test-cluster lint dev images up down status bench \
+	cluster-up cluster-deploy cluster-down cluster-status monitoring-up monitoring-down monitoring-status
 
 help:
-	@echo "make up          build images, deploy the stack on a single-node swarm, wait until healthy"
-	@echo "make down        remove the stack (volumes kept; make down VOLUMES=1 removes them)"
-	@echo "make test        the full suite: unit, API, integration, browser and swarm"
-	@echo "make test-fast   the everyday suite (no Docker, no browser)"
-	@echo "make dev         the whole system as local processes (no Docker)"
-	@echo "make images      build the images (TAG=$(TAG))"
-	@echo "make lint        ruff check and format check"
-	@echo "make bench       wrk benchmarks in local mode (N = 1k, 10k, 100k); BENCH_ARGS=--help for options"
+	@echo "make up              build images, deploy the stack on a single-node swarm, wait until healthy"
+	@echo "make down            remove the stack (volumes kept; make down VOLUMES=1 removes them)"
+	@echo "make test            the full suite: unit, API, integration, fuzz, browser, swarm and cluster"
+	@echo "make test-fast       the everyday suite (no Docker, no browser)"
+	@echo "make dev             the whole system as local processes (no Docker)"
+	@echo "make images          build the images (TAG=$(TAG))"
+	@echo "make lint            ruff check and format check"
+	@echo "make cluster-up      three Docker-in-Docker nodes (m1, w1, w2) and a registry: a real swarm on one machine"
+	@echo "make cluster-deploy  push the images to the cluster's registry, deploy the stack on m1, wait until healthy"
+	@echo "make cluster-down    remove the cluster: nodes, their volumes, network, registry"
+	@echo "make test-cluster    the node-failure exercises as tests (kill w2 under load, restart, rebalance)"
+	@echo "make monitoring-up   Prometheus and its dashboard beside the stack (http://127.0.0.1:9090/consoles/index.html)"
+	@echo "make monitoring-down remove the monitoring stack (metrics kept; VOLUMES=1 removes them)"
+	@echo "make bench           wrk benchmarks in local mode (N = 1k, 10k, 100k); BENCH_ARGS=--help for options"
 
 setup:
 	$(PYTHON) -m ops.setup
 
+# Two runs: the single-node stack is gone before the three-node cluster comes up.
 test: setup
 	$(VENV)/bin/pytest -m "not cluster"
+	$(VENV)/bin/pytest -m cluster
 
 test-fast:
 	$(VENV)/bin/pytest
@@ -33,6 +42,9 @@ test-browser:
 
 test-swarm:
 	$(VENV)/bin/pytest -m swarm
+
+test-cluster: setup
+	$(VENV)/bin/pytest -m cluster
 
 lint:
 	$(VENV)/bin/ruff check .
@@ -55,3 +67,24 @@ status:
 
 bench:
 	$(PY) -m bench $(BENCH_ARGS)
+
+cluster-up: setup
+	$(PY) -m ops.cluster up
+
+cluster-deploy:
+	$(PY) -m ops.cluster deploy --tag $(TAG)
+
+cluster-down:
+	$(PY) -m ops.cluster down
+
+cluster-status:
+	$(PY) -m ops.cluster status
+
+monitoring-up:
+	$(PY) -m ops.monitoring up
+
+monitoring-down:
+	$(PY) -m ops.monitoring down $(if $(VOLUMES),--volumes,)
+
+monitoring-status:
+	$(PY) -m ops.monitoring status
