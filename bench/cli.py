@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -217,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "mode": "remote" if args.gateway_url else "local",
         "workers_per_process": None if args.gateway_url else args.workers,
+        # Local mode passes the environment on to gunicorn; unset means config/gunicorn.conf.py's default.
+        "gunicorn_threads": None if args.gateway_url else os.environ.get("GUNICORN_THREADS", "default"),
         "sizes": [],
     }
     print(f"machine: {results['machine']}", flush=True)
