@@ -421,6 +421,8 @@ def push_images(tag: str, infra_tag: str, *, build: bool) -> None:
         docker("tag", f"demo/{service}:{image_tag}", target)
         started = time.monotonic()
         docker("push", "--quiet", target, timeout=600)
+        # The image stays as demo/<service>; the extra name would outlive a rebuild of it.
+        docker("image", "rm", target)
         say(f"pushed {target} ({time.monotonic() - started:.1f}s)")
 
 
@@ -540,7 +542,22 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def remove_pushed_names() -> int:
+    """Host-side names of pushed images (127.0.0.1:<registry port>/...); the demo/* images stay."""
+    port = _published(REGISTRY_CONTAINER, f"{REGISTRY_INNER_PORT}/tcp") or ClusterSettings().registry_port
+    rows = docker("images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}").splitlines()
+    refs = []
+    for repository, tag, digest in (row.split() for row in rows):
+        if repository.startswith(f"127.0.0.1:{port}/"):
+            refs.append(f"{repository}:{tag}" if tag != "<none>" else f"{repository}@{digest}")
+    for ref in refs:
+        docker("image", "rm", ref, check=False)
+    return len(refs)
+
+
 def cmd_down(args: argparse.Namespace) -> int:
+    if removed := remove_pushed_names():
+        say(f"removed {removed} host-side names of images pushed to the registry")
     names = docker("ps", "--all", "--quiet", "--filter", f"label={LABEL}").split()
     if names:
         say(f"removing {len(names)} containers (nodes and registry)")
