@@ -1,4 +1,4 @@
-"""The monitoring stack (monitoring-stack.yml) deployed beside the main stack, once per session.
+"""The monitoring stack (monitoring-stack.yml) deployed beside the main stack for its tests.
 
 Environment:
   MONITORING_PORT   host port for Prometheus (default 9090 when free, else a free port)
@@ -43,7 +43,9 @@ def _run(*argv: str, timeout: float) -> None:
     print(f"({time.monotonic() - started:.0f}s)", flush=True)
 
 
-@pytest.fixture(scope="session")
+# Module scope: removed as soon as its tests are done, so it does not take CPU from the swarm
+# suite that may follow in the same session.
+@pytest.fixture(scope="module")
 def prometheus(deployed: str) -> Iterator[monitoring.Settings]:  # noqa: F811 (the imported fixture)
     """Prometheus of a freshly deployed monitoring stack; removed with its volume afterwards."""
     settings = monitoring.Settings(port=_prometheus_port())
