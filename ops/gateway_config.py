@@ -60,7 +60,10 @@ class LocalBackends:
 
 def _upstream(name: str, ports: Sequence[int]) -> str:
     servers = "".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;\n" for port in ports)
-    return f"    upstream {name}_local {{\n{servers}        keepalive 16;\n    }}\n"
+    # Idle connections are kept 60 s, below gunicorn's keepalive (75 s, config/gunicorn.conf.py):
+    # nginx closes an idle connection before the service does, never sends on a closing one.
+    pool = "        keepalive 16;\n        keepalive_timeout 60s;\n"
+    return f"    upstream {name}_local {{\n{servers}{pool}    }}\n"
 
 
 def local_backends_block(backends: LocalBackends) -> str:
