@@ -127,8 +127,18 @@ class Browser:
 
 @contextmanager
 def running_system(run_dir: Path) -> Iterator[LocalSystem]:
-    """The whole system, frontend included, on free ports, with Redis in memory only."""
+    """The whole system, frontend included, on free ports, with Redis in memory only.
+
+    The gateway's per-client rate limit is off: every suite sends from 127.0.0.1, far faster than
+    one client may. tests/integration/test_gateway_rate_limit.py runs a system with it on.
+    """
     with LocalSystem(
-        ports=Ports.free(), run_dir=run_dir, persistent_redis=False, with_frontend=True, workers=2, say=lambda _: None
+        ports=Ports.free(),
+        run_dir=run_dir,
+        persistent_redis=False,
+        with_frontend=True,
+        workers=2,
+        rate_limit=False,
+        say=lambda _: None,
     ) as system:
         yield system
