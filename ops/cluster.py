@@ -35,7 +35,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ops import images, stack
+from ops import cli, images, stack
 
 REPO = stack.REPO
 RUN_DIR = REPO / ".run" / "cluster"
@@ -719,14 +719,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return args.func(args)
-    except (ClusterError, stack.StackError, images.BuildError) as exc:
-        say(f"ERROR: {exc}")
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return cli.run(parse_args(argv), expected=(ClusterError, stack.StackError, images.BuildError), say=say)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+from ops import cli
+
 REPO = Path(__file__).resolve().parent.parent
 BUILD_DIR = REPO / "build"
 WHEELHOUSE = BUILD_DIR / "wheelhouse"
@@ -724,16 +726,15 @@ def exclusive_run() -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        if args.command == "sizes":
-            return args.func(args)
-        with exclusive_run():
-            return args.func(args)
-    except BuildError as exc:
-        say(f"ERROR: {exc}")
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    if args.command != "sizes":  # sizes only reads; everything else builds, one run at a time
+        command = args.func
+
+        def locked(args: argparse.Namespace) -> int:
+            with exclusive_run():
+                return command(args)
+
+        args.func = locked
+    return cli.run(args, expected=(BuildError,), say=say)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from ops import images, stack
+from ops import cli, images, stack
 
 REPO = Path(__file__).resolve().parent.parent
 STACK_FILE = REPO / "monitoring-stack.yml"
@@ -300,14 +300,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return args.func(args)
-    except (MonitoringError, stack.StackError, images.BuildError) as exc:
-        stack.say(f"ERROR: {exc}")
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return cli.run(parse_args(argv), expected=(MonitoringError, stack.StackError, images.BuildError), say=stack.say)
 
 
 if __name__ == "__main__":

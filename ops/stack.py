@@ -29,6 +29,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from ops import cli
+
 REPO = Path(__file__).resolve().parent.parent
 STACK_FILE = REPO / "swarm-stack.yml"
 NGINX_CONF = REPO / "docker" / "gateway" / "nginx.conf"
@@ -603,14 +605,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return args.func(args)
-    except StackError as exc:
-        say(f"ERROR: {exc}")
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return cli.run(parse_args(argv), expected=(StackError,), say=say)
 
 
 if __name__ == "__main__":
