@@ -504,7 +504,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop_requested = True
         raise KeyboardInterrupt
 
+    def interrupted(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
     signal.signal(signal.SIGTERM, request_stop)
+    # Ctrl-C stops everything even when this process was started with SIGINT ignored (as a
+    # background job of a non-interactive shell is), where Python installs no handler of its own.
+    signal.signal(signal.SIGINT, interrupted)
     system = LocalSystem(
         ports=ports,
         run_dir=args.run_dir.resolve(),

@@ -48,7 +48,13 @@ def test_dev_command_prints_the_url_and_stops_every_child(tmp_path, stop_signal)
         assert requests.get(f"{url}/api/customers/", timeout=10).status_code == 200
     finally:
         command.send_signal(stop_signal)
-        rest, _ = command.communicate(timeout=60)
+        try:
+            rest, _ = command.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            # The signal did not stop it: SIGTERM (its other way out) so no process outlives the test.
+            command.terminate()
+            command.communicate(timeout=60)
+            raise
 
     assert command.returncode == 0, rest
     assert "stopped" in rest
