@@ -1,6 +1,7 @@
 """Real servers for the test suite: redis-server and gunicorn processes on free loopback ports."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +21,40 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def host_port(*, variable: str, in_use: int | None, preferred: int) -> int:
+    """A host port for a published service: $variable if set, else the port a deployment already
+    uses, else `preferred` when nothing holds it on any interface, else a free loopback port."""
+    if os.environ.get(variable):
+        return int(os.environ[variable])
+    if in_use:
+        return in_use
+    with socket.socket() as probe:
+        try:
+            probe.bind(("0.0.0.0", preferred))  # noqa: S104 (host-mode ports bind every interface)
+            return preferred
+        except OSError:
+            pass
+    return free_port()
+
+
+def run_logged(*argv: str, timeout: float) -> float:
+    """Run a command from the repository root as a user would, showing it; the seconds it took."""
+    started = time.monotonic()
+    print(f"\n$ {' '.join(argv)}", flush=True)
+    subprocess.run(argv, cwd=REPO_ROOT, check=True, timeout=timeout)
+    seconds = time.monotonic() - started
+    print(f"({seconds:.0f}s)", flush=True)
+    return seconds
+
+
+def docker_unusable() -> str | None:
+    """Why the Docker suites cannot run here, or None when an engine answers."""
+    if not shutil.which("docker"):
+        return "docker is not installed"
+    info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, check=False)
+    return None if info.returncode == 0 else "the Docker engine does not answer"
 
 
 def wait_until(check, *, timeout: float, what: str) -> None:

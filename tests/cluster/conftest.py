@@ -9,40 +9,24 @@ Environment:
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from ops import cluster
-
-REPO = cluster.REPO
+from tests.processes import docker_unusable, run_logged
 
 
 def run_cli(*argv: str, timeout: float) -> float:
     """Run `python -m ops.cluster ...` as a user would; the seconds it took."""
-    started = time.monotonic()
-    print(f"\n$ python -m ops.cluster {' '.join(argv)}", flush=True)
-    subprocess.run([sys.executable, "-m", "ops.cluster", *argv], cwd=REPO, check=True, timeout=timeout)
-    seconds = time.monotonic() - started
-    print(f"({seconds:.0f}s)", flush=True)
-    return seconds
-
-
-def _docker_usable() -> str | None:
-    if not shutil.which("docker"):
-        return "docker is not installed"
-    info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, check=False)
-    return None if info.returncode == 0 else "the Docker engine does not answer"
+    return run_logged(sys.executable, "-m", "ops.cluster", *argv, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
 def deployed_cluster() -> Iterator[cluster.ClusterSettings]:
     """The cluster's ports and addresses, with every service of the stack converged and healthy."""
-    if reason := _docker_usable():
+    if reason := docker_unusable():
         pytest.skip(reason)
     run_cli("up", timeout=900)
     run_cli("deploy", timeout=1500)

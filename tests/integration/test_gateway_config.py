@@ -7,7 +7,6 @@ file cannot silently leave local mode with the swarm's DNS names, ports or limit
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import threading
 import time
@@ -20,6 +19,7 @@ import requests
 
 from ops.dev import find_executable
 from ops.gateway_config import GATEWAY_CONF, TEMP_DIRS, GatewayConfigError, LocalBackends, render_local
+from tests.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -91,12 +91,6 @@ class Backend(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import requests
 
 from ops.dev import find_executable
 from ops.gateway_config import GATEWAY_CONF, TEMP_DIRS
+from tests.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -83,12 +84,6 @@ class Task(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def swarm_config_for_test(*, listen_port: int, internal_port: int, dns_port: int, task_port: int) -> str:

@@ -9,60 +9,19 @@ Environment:
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 import requests
 
 from ops import stack
-
-REPO = stack.REPO
-
-
-def _run(*argv: str, timeout: float) -> None:
-    started = time.monotonic()
-    print(f"\n$ {' '.join(argv)}", flush=True)
-    subprocess.run(argv, cwd=REPO, check=True, timeout=timeout)
-    print(f"({time.monotonic() - started:.0f}s)", flush=True)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("0.0.0.0", port))  # noqa: S104 (the gateway binds every interface)
-        except OSError:
-            return False
-    return True
-
-
-def _gateway_port() -> int:
-    if os.environ.get("SWARM_GATEWAY_PORT"):
-        return int(os.environ["SWARM_GATEWAY_PORT"])
-    current = stack.published_port()
-    if current:
-        return current
-    if _port_free(80):
-        return 80
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _swarm_usable() -> str | None:
-    if not shutil.which("docker"):
-        return "docker is not installed"
-    info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, check=False)
-    return None if info.returncode == 0 else "the Docker engine does not answer"
+from tests.processes import docker_unusable, host_port, run_logged
 
 
 @pytest.fixture(scope="session")
 def gateway_port() -> int:
-    return _gateway_port()
+    return host_port(variable="SWARM_GATEWAY_PORT", in_use=stack.published_port(), preferred=80)
 
 
 # Other suites (tests/monitoring) import `deployed` into their conftest, which makes it a second
@@ -74,14 +33,14 @@ _session_stack: dict[str, str] = {}
 @pytest.fixture(scope="session")
 def deployed(gateway_port: int) -> Iterator[str]:
     """Base URL of the gateway of a converged stack."""
-    if reason := _swarm_usable():
+    if reason := docker_unusable():
         pytest.skip(reason)
     if "base_url" in _session_stack:
         yield _session_stack["base_url"]
         return
     swarm_active = stack.docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() == "active"
     existed = swarm_active and stack.published_port() is not None
-    _run(sys.executable, "-m", "ops.stack", "up", "--gateway-port", str(gateway_port), timeout=1200)
+    run_logged(sys.executable, "-m", "ops.stack", "up", "--gateway-port", str(gateway_port), timeout=1200)
     base_url = f"http://127.0.0.1:{gateway_port}"
     _session_stack["base_url"] = base_url
     yield base_url
@@ -89,13 +48,13 @@ def deployed(gateway_port: int) -> Iterator[str]:
     if os.environ.get("SWARM_KEEP") == "1" or existed:
         print(f"\nstack kept (SWARM_KEEP=1 or deployed before the session) at {base_url}")
         return
-    _run(sys.executable, "-m", "ops.stack", "down", "--volumes", timeout=300)
+    run_logged(sys.executable, "-m", "ops.stack", "down", "--volumes", timeout=300)
 
 
 @pytest.fixture(scope="session")
 def v2_images() -> str:
     """customers and invoices as v2 (SERVICE_VERSION v2): the rolling upgrade's target."""
-    _run(
+    run_logged(
         sys.executable, "-m", "ops.images", "build", "--tag", "v2", "--service", "customers", "--service", "invoices",
         timeout=900,
     )  # fmt: skip
@@ -105,7 +64,7 @@ def v2_images() -> str:
 @pytest.fixture(scope="session")
 def broken_image() -> str:
     """customers:v3 whose healthcheck always fails."""
-    _run(sys.executable, "-m", "ops.images", "build", "--broken", "--tag", "v3", timeout=900)
+    run_logged(sys.executable, "-m", "ops.images", "build", "--broken", "--tag", "v3", timeout=900)
     return "v3"
 
 
