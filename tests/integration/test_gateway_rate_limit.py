@@ -12,60 +12,17 @@ services' own calls in local mode, so a limit on the internal side would show he
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 
 import pytest
 import requests
 
 from ops.dev import LocalSystem, Ports
+from tests.gateway_bursts import burst, wait_until_served
 
 pytestmark = pytest.mark.integration
-
-THREADS = 12
-# Far above the public burst (60 requests, 20 writes): a burst that never meets the limit fails.
-MAX_BURST = 600
-RECOVERY_TIMEOUT = 15.0
-
-
-def burst(send: Callable[[requests.Session], requests.Response], *, stop_at_429: bool = True, total: int = MAX_BURST):
-    """Send from THREADS threads at once until a 429 comes back (or `total` requests were sent)."""
-    responses: list[requests.Response] = []
-    sent = 0
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def worker() -> None:
-        nonlocal sent
-        with requests.Session() as session:
-            while not stop.is_set():
-                with lock:
-                    if sent >= total:
-                        return
-                    sent += 1
-                response = send(session)
-                with lock:
-                    responses.append(response)
-                if stop_at_429 and response.status_code == 429:
-                    stop.set()
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        for future in [pool.submit(worker) for _ in range(THREADS)]:
-            future.result()
-    return responses
-
-
-def wait_until_served(url: str) -> requests.Response:
-    """Bounded: the limit gives a token back every 1/rate seconds, so this ends within seconds."""
-    deadline = time.monotonic() + RECOVERY_TIMEOUT
-    while True:
-        response = requests.get(url, timeout=10)
-        if response.status_code != 429 or time.monotonic() > deadline:
-            return response
-        time.sleep(0.25)
 
 
 def statuses(responses: list[requests.Response]) -> set[int]:

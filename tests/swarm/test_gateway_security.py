@@ -4,21 +4,17 @@ internal listener reachable inside the stack but not published, read-only root f
 from __future__ import annotations
 
 import json
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 
 from ops import stack
+from tests.gateway_bursts import burst, wait_until_served
 
 pytestmark = [pytest.mark.swarm, pytest.mark.timeout(600)]
 
 INTERNAL_PORT = 8081
 REDIS_SERVICES = ("customers-redis", "products-redis", "invoices-redis")
-MAX_BURST = 600
-THREADS = 12
 
 
 def running_containers(service: str) -> list[str]:
@@ -30,48 +26,18 @@ def inspect(container: str) -> dict:
     return json.loads(stack.docker("inspect", container))[0]
 
 
-def burst_until_429(url: str) -> list[requests.Response]:
-    """GETs from THREADS threads at once until the first 429 (at most MAX_BURST requests)."""
-    responses: list[requests.Response] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-    sent = 0
-
-    def worker() -> None:
-        nonlocal sent
-        with requests.Session() as session:
-            while not stop.is_set():
-                with lock:
-                    if sent >= MAX_BURST:
-                        return
-                    sent += 1
-                response = session.get(url, timeout=15)
-                with lock:
-                    responses.append(response)
-                if response.status_code == 429:
-                    stop.set()
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        for future in [pool.submit(worker) for _ in range(THREADS)]:
-            future.result()
-    return responses
-
-
 def test_a_burst_on_the_published_port_gets_429_and_the_stack_stays_healthy(deployed: str) -> None:
     url = f"{deployed}/api/customers/?limit=1"
     time.sleep(2.5)  # earlier tests may have used part of the burst; 2 s gives all of it back
 
-    responses = burst_until_429(url)
+    responses = burst(lambda session: session.get(url, timeout=15))
 
     assert {response.status_code for response in responses} <= {200, 429}
     rejected = next(response for response in responses if response.status_code == 429)
     assert rejected.json()["error"]["code"] == "rate_limited"
     assert int(rejected.headers["Retry-After"]) >= 1
     assert sum(response.status_code == 200 for response in responses) > 60
-    deadline = time.monotonic() + 15
-    while (status := requests.get(url, timeout=10).status_code) == 429 and time.monotonic() < deadline:
-        time.sleep(0.25)
-    assert status == 200
+    assert wait_until_served(url).status_code == 200
     stack.wait_converged(timeout=60, quiet=True)
     for container in running_containers("gateway"):
         assert inspect(container)["State"]["Health"]["Status"] == "healthy"
