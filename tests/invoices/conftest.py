@@ -1,6 +1,7 @@
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from tests.conftest import IN_PROCESS_DB
 from tests.processes import Gunicorn
@@ -21,3 +22,25 @@ def live_server_invoices(redis_server, live_services) -> Iterator[str]:
     service.start()
     yield service.url
     service.stop()
+
+
+@pytest.fixture
+def customer(use_live_services):
+    response = requests.post(
+        f"{use_live_services['customers'].url}/api/customers/",
+        json={"name": "Ada Lovelace", "address": "12 Analytical Row"},
+        timeout=5,
+    )
+    assert response.status_code == 201
+    return response.json()
+
+
+@pytest.fixture
+def product(use_live_services):
+    response = requests.post(
+        f"{use_live_services['products'].url}/api/products/",
+        json={"name": "Ceramic mug", "unit_price": "0.10"},
+        timeout=5,
+    )
+    assert response.status_code == 201
+    return response.json()

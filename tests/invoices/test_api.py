@@ -13,28 +13,6 @@ URL = "/api/invoices/"
 MISSING = "00000000-0000-0000-0000-000000000000"
 
 
-@pytest.fixture
-def customer(use_live_services):
-    response = requests.post(
-        f"{use_live_services['customers'].url}/api/customers/",
-        json={"name": "Ada Lovelace", "address": "12 Analytical Row"},
-        timeout=5,
-    )
-    assert response.status_code == 201
-    return response.json()
-
-
-@pytest.fixture
-def product(use_live_services):
-    response = requests.post(
-        f"{use_live_services['products'].url}/api/products/",
-        json={"name": "Ceramic mug", "unit_price": "0.10"},
-        timeout=5,
-    )
-    assert response.status_code == 201
-    return response.json()
-
-
 def issue(api, customer, product, quantity=3, **headers):
     return post_json(
         api, URL, {"customer_id": customer["id"], "product_id": product["id"], "quantity": quantity}, **headers

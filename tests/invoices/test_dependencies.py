@@ -18,13 +18,6 @@ PRODUCTS_OWN_DB = 7
 
 
 @pytest.fixture
-def customer(use_live_services):
-    return requests.post(
-        f"{use_live_services['customers'].url}/api/customers/", json={"name": "Grace", "address": "x"}, timeout=5
-    ).json()
-
-
-@pytest.fixture
 def products_service():
     """A products service of its own, with its own Redis, that a test may stop."""
     with service_with_own_redis("products") as service_and_store:

@@ -6,7 +6,6 @@ import socket
 import time
 
 import pytest
-import requests
 
 from tests.conftest import post_json
 
@@ -19,20 +18,6 @@ def closed_url():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-@pytest.fixture
-def customer(use_live_services):
-    return requests.post(
-        f"{use_live_services['customers'].url}/api/customers/", json={"name": "Lin", "address": "x"}, timeout=5
-    ).json()
-
-
-@pytest.fixture
-def product(use_live_services):
-    return requests.post(
-        f"{use_live_services['products'].url}/api/products/", json={"name": "Cup", "unit_price": "1.00"}, timeout=5
-    ).json()
 
 
 def test_unknown_customer_wins_over_an_unreachable_products_service(
