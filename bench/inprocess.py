@@ -1,0 +1,222 @@
+"""python -m bench.inprocess: what one request costs inside a service, without any server.
+
+wrk figures on a small shared VM move by 20-40% between identical runs. This benchmark removes
+everything but the service itself: a child process per service loads its real settings and
+calls the WSGI application (middleware, URL resolution, DRF, the Redis round trip to a real
+redis-server, the JSON log line, the Prometheus metrics in multiprocess mode) in a loop, one
+request at a time, and reports the fastest and the median of many short batches. The fastest
+batch is the figure to compare between commits: it is the one the machine's neighbours
+disturbed least.
+
+What it leaves out: the HTTP server (parsing, writing, keep-alive), the gateway and concurrency.
+Those are what `python -m bench` measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+from bench.machine import load_average, machine_info
+from bench.seed import Seeder, setup_django
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEEP_PAGE_FRACTION = 0.9
+# One database per service on one throwaway redis-server.
+DATABASES = {"customers": 0, "products": 1, "invoices": 2}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def throwaway_redis() -> Iterator[int]:
+    """A redis-server on a free port that keeps nothing on disk; stopped (by its PID) on exit."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        raise SystemExit("redis-server is not installed (python -m ops.setup installs it)")
+    port = _free_port()
+    process = subprocess.Popen(
+        [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def scenarios(seeder: Seeder) -> dict[str, tuple[str, str]]:
+    """Scenario name -> (service, path), the same requests `python -m bench` sends."""
+    data = seeder.data
+    customer = data.customer_ids[len(data.customer_ids) // 2]
+    return {
+        "customer_get": ("customers", f"/api/customers/{customer}/"),
+        "customers_first_page": ("customers", "/api/customers/"),
+        "customers_deep_page": ("customers", f"/api/customers/?cursor={seeder.cursor_at(DEEP_PAGE_FRACTION)}"),
+        "customer_invoices": ("invoices", f"/api/invoices/?customer={data.hot_customer}"),
+    }
+
+
+# ------------------------------------------------------------------------------
+# The child: one service's WSGI application, called in a loop
+# ------------------------------------------------------------------------------
+def _environ(path: str) -> dict[str, object]:
+    path_info, _, query = path.partition("?")
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path_info,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_ACCEPT": "*/*",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+    }
+
+
+def _request(application: Callable, path: str) -> None:
+    status: list[str] = []
+    body = application(_environ(path), lambda code, headers, exc_info=None: status.append(code))
+    b"".join(body)
+    body.close()
+    if not status[0].startswith("200"):
+        raise RuntimeError(f"GET {path} answered {status[0]}")
+
+
+def time_requests(application: Callable, path: str, *, batches: int, batch: int) -> list[float]:
+    """Microseconds per request of each batch, after a warm-up."""
+    for _ in range(batch):
+        _request(application, path)
+    per_request = []
+    for _ in range(batches):
+        started = time.perf_counter()
+        for _ in range(batch):
+            _request(application, path)
+        per_request.append((time.perf_counter() - started) / batch * 1e6)
+    return per_request
+
+
+def child(service: str, paths: dict[str, str], batches: int, batch: int) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = f"config.settings.{service}"
+    # The log lines are formatted and written as in production, to a sink instead of the terminal.
+    results = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, sys.stderr.fileno())
+    from django.core.wsgi import get_wsgi_application
+
+    application = get_wsgi_application()
+    for name, path in paths.items():
+        figures = time_requests(application, path, batches=batches, batch=batch)
+        results.write(json.dumps({"scenario": name, "us_per_request": figures}) + "\n")
+    results.flush()
+
+
+def run_child(service: str, paths: dict[str, str], redis_port: int, args: argparse.Namespace) -> list[dict]:
+    with tempfile.TemporaryDirectory(prefix="bench-metrics-") as metrics_dir:
+        env = {
+            **os.environ,
+            "SECRET_KEY": "bench-only-not-a-secret",
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/{DATABASES[service]}",
+            "CUSTOMERS_URL": "http://127.0.0.1:9",
+            "PRODUCTS_URL": "http://127.0.0.1:9",
+            "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+        }
+        command = [sys.executable, "-m", "bench.inprocess", "--child", service, "--paths", json.dumps(paths)]
+        command += ["--batches", str(args.batches), "--batch", str(args.batch)]
+        output = subprocess.run(command, cwd=REPO_ROOT, env=env, check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in output.splitlines()]
+
+
+# ------------------------------------------------------------------------------
+# The parent: data, children, table
+# ------------------------------------------------------------------------------
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.inprocess",
+        description=(
+            "Microseconds one request costs inside a service (no HTTP server, no gateway): the real "
+            "WSGI application against a real redis-server, fastest and median of many batches."
+        ),
+    )
+    parser.add_argument("--sizes", default="1000,100000", help="comma-separated N values (default %(default)s)")
+    parser.add_argument("--batches", type=int, default=20, help="batches per scenario (default %(default)s)")
+    parser.add_argument("--batch", type=int, default=200, help="requests per batch (default %(default)s)")
+    parser.add_argument("--output", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--paths", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        child(args.child, json.loads(args.paths), args.batches, args.batch)
+        return 0
+    setup_django()
+    rows = []
+    with throwaway_redis() as port:
+        clients = {name: redis.Redis(port=port, db=db, decode_responses=True) for name, db in DATABASES.items()}
+        seeder = Seeder(clients["customers"], clients["products"], clients["invoices"])
+        seeder.flush()
+        for n in (int(size) for size in args.sizes.split(",")):
+            seeder.grow_to(n)
+            by_service: dict[str, dict[str, str]] = {}
+            for name, (service, path) in scenarios(seeder).items():
+                by_service.setdefault(service, {})[name] = path
+            load = load_average()[0]
+            for service, paths in by_service.items():
+                for result in run_child(service, paths, port, args):
+                    figures = result["us_per_request"]
+                    rows.append(
+                        {
+                            "n": n,
+                            "scenario": result["scenario"],
+                            "fastest_us": round(min(figures)),
+                            "median_us": round(statistics.median(figures)),
+                            "load": load,
+                        }
+                    )
+    print("| N | scenario | fastest us/request | median us/request | load at start |")
+    print("| ---: | --- | ---: | ---: | ---: |")
+    for row in rows:
+        print(
+            f"| {row['n']:,} | `{row['scenario']}` | {row['fastest_us']:,} | {row['median_us']:,} | {row['load']:.2f} |"
+        )
+    if args.output:
+        args.output.write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""python -m bench.servers: the same service under different WSGI servers and worker models.
+
+Serves the customers service straight from each server (no gateway) on one throwaway
+redis-server with the same data, drives GET one customer with wrk, and prints requests/s,
+latency, the server's CPU per request and its workers' memory. Rounds are interleaved, so a
+noisy neighbour hits every configuration alike.
+
+The project runs gunicorn (config/gunicorn.conf.py). Other servers are measured only when they
+are importable in the running interpreter; none is in requirements.txt. To compare granian:
+
+    python -m venv /tmp/servers-venv && /tmp/servers-venv/bin/pip install -r requirements.txt granian
+    /tmp/servers-venv/bin/python -m bench.servers
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from bench.inprocess import REPO_ROOT, _free_port, throwaway_redis
+from bench.machine import child_pids, cpu_seconds, load_average, machine_info, rss_mb
+from bench.seed import Seeder, setup_django
+from bench.wrk import run_wrk
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    name: str
+    description: str
+    env: dict[str, str] = field(default_factory=dict)
+    module: str = "gunicorn"
+
+    def argv(self, port: int, workers: int) -> list[str]:
+        if self.module == "granian":
+            threads = self.env.get("GUNICORN_THREADS", "4")
+            return [
+                sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
+                "--port", str(port), "--workers", str(workers), "--blocking-threads", threads,
+                "--http", "1", "--no-ws", "config.wsgi:application",
+            ]  # fmt: skip
+        return [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]
+
+
+CONFIGS = [
+    ServerConfig("gunicorn-gthread", "gunicorn, threaded workers (the project's default: 4 threads)"),
+    ServerConfig("gunicorn-sync", "gunicorn, sync workers (GUNICORN_THREADS=1)", {"GUNICORN_THREADS": "1"}),
+    ServerConfig("granian", "granian (Rust HTTP, WSGI), 4 blocking threads per worker", module="granian"),
+]
+
+
+def available(config: ServerConfig) -> bool:
+    return importlib.util.find_spec(config.module) is not None
+
+
+def _wait_healthy(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    from ops.dev import http_status
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        if http_status(port, "/healthz") == 200:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"/healthz on port {port} did not answer within {timeout:g}s")
+
+
+def measure(config: ServerConfig, customer_id: str, redis_port: int, args: argparse.Namespace) -> dict[str, object]:
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-metrics-") as metrics_dir:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.customers",
+            "SECRET_KEY": "bench-only-not-a-secret",
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": str(args.workers),
+            "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+            **config.env,
+        }
+        process = subprocess.Popen(
+            config.argv(port, args.workers),
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(port, process)
+            target = f"{url}/api/customers/{customer_id}/"
+            run_wrk(target, threads=args.threads, connections=args.connections, seconds=args.warmup)
+            pids = [process.pid, *child_pids(process.pid)]
+            load = load_average()[0]
+            cpu_before = cpu_seconds(pids)
+            figures = run_wrk(target, threads=args.threads, connections=args.connections, seconds=args.duration)
+            cpu_us = (cpu_seconds(pids) - cpu_before) / max(figures.requests, 1) * 1e6
+            workers_rss = [rss_mb(pid) for pid in child_pids(process.pid)]
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    return {
+        "server": config.name,
+        **figures.as_dict(),
+        "cpu_us_per_request": round(cpu_us),
+        "worker_rss_mb": workers_rss,
+        "load": load,
+    }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.servers",
+        description="GET one customer straight to the customers service under each WSGI server configuration.",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default %(default)s)")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per measured run (default %(default)s)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each run")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default %(default)s)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes per server (default %(default)s)")
+    parser.add_argument("--output", type=Path, help="also write the figures to this JSON file")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    configs = [config for config in CONFIGS if available(config)]
+    for config in CONFIGS:
+        if config not in configs:
+            print(f"skipping {config.name}: `{config.module}` is not installed in this interpreter (see --help)")
+    setup_django()
+    rows = []
+    with throwaway_redis() as port:
+        seeder = Seeder(*(redis.Redis(port=port, db=db, decode_responses=True) for db in (0, 1, 2)))
+        seeder.flush()
+        seeder.grow_to(1000)
+        customer_id = seeder.data.customer_ids[500]
+        for round_number in range(1, args.rounds + 1):
+            for config in configs:
+                row = {"round": round_number, **measure(config, customer_id, port, args)}
+                print(
+                    f"round {round_number} {config.name:<17} {row['requests_per_second']:8.1f} req/s  "
+                    f"p99 {row['p99_ms']:7.2f} ms  CPU {row['cpu_us_per_request']:5} us/req  load {row['load']:.2f}",
+                    flush=True,
+                )
+                rows.append(row)
+    print("\n| server | round | req/s | p50 ms | p99 ms | errors | server CPU us/req | worker RSS MB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for row in rows:
+        rss = ", ".join(f"{value:.0f}" for value in row["worker_rss_mb"] if value is not None)
+        print(
+            f"| {row['server']} | {row['round']} | {row['requests_per_second']:,.0f} | {row['p50_ms']} | "
+            f"{row['p99_ms']} | {row['errors']} | {row['cpu_us_per_request']:,} | {rss} |"
+        )
+    if args.output:
+        args.output.write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
