@@ -31,7 +31,8 @@ from pathlib import Path
 
 import redis
 
-from bench.machine import load_average, machine_info
+from bench.machine import load_average
+from bench.report import print_markdown, write_figures
 from bench.seed import Seeder, setup_django
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -207,14 +208,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "load": load,
                         }
                     )
-    print("| N | scenario | fastest us/request | median us/request | load at start |")
-    print("| ---: | --- | ---: | ---: | ---: |")
-    for row in rows:
-        print(
-            f"| {row['n']:,} | `{row['scenario']}` | {row['fastest_us']:,} | {row['median_us']:,} | {row['load']:.2f} |"
-        )
-    if args.output:
-        args.output.write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=2) + "\n")
+    print_markdown(
+        ["N", "scenario", "fastest us/request", "median us/request", "load at start"],
+        "rlrrr",
+        (
+            (f"{row['n']:,}", f"`{row['scenario']}`", f"{row['fastest_us']:,}", f"{row['median_us']:,}", row["load"])
+            for row in rows
+        ),
+    )
+    write_figures(args.output, rows)
     return 0
 
 

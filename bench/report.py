@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from bench.machine import machine_info
 
 
 def print_table(size: dict[str, object]) -> None:
@@ -29,3 +32,17 @@ def print_table(size: dict[str, object]) -> None:
 def write_json(path: Path, results: dict[str, object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def print_markdown(columns: Sequence[str], align: str, rows: Iterable[Sequence[object]]) -> None:
+    """A Markdown table, ready to paste into a README; `align` has an "l" or "r" per column."""
+    print("| " + " | ".join(columns) + " |")
+    print("| " + " | ".join("---:" if side == "r" else "---" for side in align) + " |")
+    for row in rows:
+        print("| " + " | ".join(str(cell) for cell in row) + " |")
+
+
+def write_figures(path: Path | None, rows: list[dict[str, object]]) -> None:
+    """The rows of a narrow benchmark with the machine they ran on, when an output file was asked for."""
+    if path is not None:
+        write_json(path, {"machine": machine_info(), "rows": rows})

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import subprocess
 import sys
@@ -29,7 +28,8 @@ from pathlib import Path
 import redis
 
 from bench.inprocess import REPO_ROOT, _free_port, throwaway_redis
-from bench.machine import child_pids, cpu_seconds, load_average, machine_info, rss_mb
+from bench.machine import child_pids, cpu_seconds, load_average, rss_mb
+from bench.report import print_markdown, write_figures
 from bench.seed import Seeder, setup_django
 from bench.wrk import run_wrk
 
@@ -156,16 +156,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                     flush=True,
                 )
                 rows.append(row)
-    print("\n| server | round | req/s | p50 ms | p99 ms | errors | server CPU us/req | worker RSS MB |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-    for row in rows:
-        rss = ", ".join(f"{value:.0f}" for value in row["worker_rss_mb"] if value is not None)
-        print(
-            f"| {row['server']} | {row['round']} | {row['requests_per_second']:,.0f} | {row['p50_ms']} | "
-            f"{row['p99_ms']} | {row['errors']} | {row['cpu_us_per_request']:,} | {rss} |"
-        )
-    if args.output:
-        args.output.write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=2) + "\n")
+    print()
+    print_markdown(
+        ["server", "round", "req/s", "p50 ms", "p99 ms", "errors", "server CPU us/req", "worker RSS MB"],
+        "lrrrrrrl",
+        (
+            (
+                row["server"], row["round"], f"{row['requests_per_second']:,.0f}", row["p50_ms"], row["p99_ms"],
+                row["errors"], f"{row['cpu_us_per_request']:,}",
+                ", ".join(f"{value:.0f}" for value in row["worker_rss_mb"] if value is not None),
+            )
+            for row in rows
+        ),
+    )  # fmt: skip
+    write_figures(args.output, rows)
     return 0
 
 
