@@ -280,6 +280,29 @@ def run_size(n: int, args: argparse.Namespace, system: System) -> dict[str, obje
             "cpu_us_per_request": cpu_us,
         }
     invoices_total = data.invoices if system.seeder is not None else None
-    size = {"n": n, "invoices_seeded": invoices_total, "scenarios": rows}
+    size = {"n": n, "invoices_seeded": invoices_total, "scenarios": rows, "gateway_overhead": gateway_overhead(rows)}
     print_table(size)
+    if size["gateway_overhead"]:
+        overhead = size["gateway_overhead"]
+        print(
+            f"gateway overhead on GET one customer: nginx used {overhead['nginx_cpu_us_per_request']} us of CPU per "
+            f"request, {overhead['share_of_server_cpu']:.0%} of the request's server CPU\n",
+            flush=True,
+        )
     return size
+
+
+def gateway_overhead(rows: dict[str, dict[str, object]]) -> dict[str, float] | None:
+    """nginx's own CPU per GET through the gateway, alone and as a share of all server CPU for it.
+
+    The req/s of the gateway and direct scenarios differ for other reasons too (in local mode the
+    gateway balances over two customers processes, the direct run hits one); CPU splits cleanly.
+    """
+    row = rows.get("customer_get_gateway")
+    cpu = row.get("cpu_us_per_request") if row else None
+    if not cpu or "gateway" not in cpu or sum(cpu.values()) == 0:
+        return None
+    return {
+        "nginx_cpu_us_per_request": cpu["gateway"],
+        "share_of_server_cpu": round(cpu["gateway"] / sum(cpu.values()), 3),
+    }

@@ -70,7 +70,7 @@ def test_wrk_benchmark_reports_every_scenario_from_real_requests(tmp_path: Path)
     _run(
         "bench",
         "--sizes", "50",
-        "--duration", "1",
+        "--duration", "2",
         "--warmup", "0",
         "--connections", "4",
         "--output", str(output),
@@ -87,6 +87,9 @@ def test_wrk_benchmark_reports_every_scenario_from_real_requests(tmp_path: Path)
         assert figures["status_errors"] == 0, (name, figures)
         assert sum(figures["cpu_us_per_request"].values()) > 0, name
     assert all(rss > 0 for group in report["worker_rss_mb"].values() for rss in group.values())
+    overhead = size["gateway_overhead"]
+    assert overhead["nginx_cpu_us_per_request"] > 0
+    assert 0 < overhead["share_of_server_cpu"] < 1
 
 
 @pytest.mark.integration
