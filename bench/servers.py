@@ -8,8 +8,8 @@ noisy neighbour hits every configuration alike.
 The project runs gunicorn (config/gunicorn.conf.py). Other servers are measured only when they
 are importable in the running interpreter; none is in requirements.txt. To compare granian:
 
-    python -m venv /tmp/servers-venv && /tmp/servers-venv/bin/pip install -r requirements.txt granian
-    /tmp/servers-venv/bin/python -m bench.servers
+    python -m venv ../servers-venv && ../servers-venv/bin/pip install -r requirements.txt granian
+    ../servers-venv/bin/python -m bench.servers
 """
 
 from __future__ import annotations
