@@ -31,12 +31,14 @@ from pathlib import Path
 
 import redis
 
+from bench.cli import DEEP_PAGE_FRACTION, SCENARIOS, Targets
 from bench.machine import load_average
 from bench.report import print_markdown, write_figures
 from bench.seed import Seeder, setup_django
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEEP_PAGE_FRACTION = 0.9
+# The reads of `python -m bench` that one service answers alone (an invoice POST calls two others).
+SCENARIO_NAMES = ("customer_get_direct", "customers_first_page", "customers_deep_page", "customer_invoices")
 # One database per service on one throwaway redis-server.
 DATABASES = {"customers": 0, "products": 1, "invoices": 2}
 
@@ -72,16 +74,15 @@ def throwaway_redis() -> Iterator[int]:
         process.wait(timeout=10)
 
 
-def scenarios(seeder: Seeder) -> dict[str, tuple[str, str]]:
-    """Scenario name -> (service, path), the same requests `python -m bench` sends."""
-    data = seeder.data
-    customer = data.customer_ids[len(data.customer_ids) // 2]
-    return {
-        "customer_get": ("customers", f"/api/customers/{customer}/"),
-        "customers_first_page": ("customers", "/api/customers/"),
-        "customers_deep_page": ("customers", f"/api/customers/?cursor={seeder.cursor_at(DEEP_PAGE_FRACTION)}"),
-        "customer_invoices": ("invoices", f"/api/invoices/?customer={data.hot_customer}"),
-    }
+def scenarios(seeder: Seeder) -> dict[str, dict[str, str]]:
+    """Service -> {scenario: path}: the requests `python -m bench` sends, as paths for the service."""
+    targets = Targets(gateway="", customers_direct="", deep_cursor=seeder.cursor_at(DEEP_PAGE_FRACTION))
+    by_service: dict[str, dict[str, str]] = {}
+    for scenario in SCENARIOS:
+        if scenario.name in SCENARIO_NAMES:
+            path = scenario.url(targets, seeder.data)
+            by_service.setdefault(path.split("/")[2], {})[scenario.name] = path
+    return by_service
 
 
 # ------------------------------------------------------------------------------
@@ -192,11 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeder.flush()
         for n in (int(size) for size in args.sizes.split(",")):
             seeder.grow_to(n)
-            by_service: dict[str, dict[str, str]] = {}
-            for name, (service, path) in scenarios(seeder).items():
-                by_service.setdefault(service, {})[name] = path
             load = load_average()[0]
-            for service, paths in by_service.items():
+            for service, paths in scenarios(seeder).items():
                 for result in run_child(service, paths, port, args):
                     figures = result["us_per_request"]
                     rows.append(

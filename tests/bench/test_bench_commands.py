@@ -16,7 +16,7 @@ from bench.servers import CONFIGS, available
 from common.store import decode_cursor
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-INPROCESS_SCENARIOS = {"customer_get", "customers_first_page", "customers_deep_page", "customer_invoices"}
+INPROCESS_SCENARIOS = {"customer_get_direct", "customers_first_page", "customers_deep_page", "customer_invoices"}
 
 
 def _run(*argv: str, timeout: float) -> subprocess.CompletedProcess:
@@ -51,14 +51,17 @@ def test_inprocess_scenarios_name_real_entities(redis_server) -> None:
     seeder = Seeder(*clients)
     seeder.flush()
     seeder.grow_to(25)
-    paths = inprocess_scenarios(seeder)
-    assert set(paths) == INPROCESS_SCENARIOS
-    # The wrk benchmark sends the same reads through the gateway.
-    assert INPROCESS_SCENARIOS - {"customer_get"} <= {scenario.name for scenario in SCENARIOS}
-    assert paths["customer_get"] == ("customers", f"/api/customers/{seeder.data.customer_ids[12]}/")
-    assert paths["customer_invoices"][1].endswith(f"?customer={seeder.data.hot_customer}")
+    by_service = inprocess_scenarios(seeder)
+    assert {service: set(paths) for service, paths in by_service.items()} == {
+        "customers": {"customer_get_direct", "customers_first_page", "customers_deep_page"},
+        "invoices": {"customer_invoices"},
+    }
+    customers, invoices = by_service["customers"], by_service["invoices"]
+    assert customers["customer_get_direct"] == f"/api/customers/{seeder.data.customer_ids[12]}/"
+    assert customers["customers_first_page"] == "/api/customers/"
+    assert invoices["customer_invoices"] == f"/api/invoices/?customer={seeder.data.hot_customer}"
     # The deep page opens 90% into the list: its cursor names the 22nd of 25 customers, newest first.
-    cursor = paths["customers_deep_page"][1].split("?cursor=")[1]
+    cursor = customers["customers_deep_page"].split("?cursor=")[1]
     assert decode_cursor(cursor)[1] == seeder.data.customer_ids[21]
     for client in clients:
         client.flushdb()
