@@ -18,8 +18,6 @@ import argparse
 import io
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,39 +33,33 @@ from bench.cli import DEEP_PAGE_FRACTION, SCENARIOS, Targets
 from bench.machine import load_average
 from bench.report import print_markdown, write_figures
 from bench.seed import Seeder, setup_django
+from ops.dev import find_executable, free_port, redis_answers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The reads of `python -m bench` that one service answers alone (an invoice POST calls two others).
 SCENARIO_NAMES = ("customer_get_direct", "customers_first_page", "customers_deep_page", "customer_invoices")
+REDIS_START_TIMEOUT = 10.0
 # One database per service on one throwaway redis-server.
 DATABASES = {"customers": 0, "products": 1, "invoices": 2}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
 def throwaway_redis() -> Iterator[int]:
     """A redis-server on a free port that keeps nothing on disk; stopped (by its PID) on exit."""
-    executable = shutil.which("redis-server")
+    executable = find_executable("redis-server")
     if executable is None:
         raise SystemExit("redis-server is not installed (python -m ops.setup installs it)")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
     )
     try:
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
+        deadline = time.monotonic() + REDIS_START_TIMEOUT
+        while not redis_answers(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"redis-server on port {port} did not start")
+            time.sleep(0.05)
         yield port
     finally:
         process.terminate()

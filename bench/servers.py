@@ -27,11 +27,12 @@ from pathlib import Path
 
 import redis
 
-from bench.inprocess import REPO_ROOT, _free_port, throwaway_redis
+from bench.inprocess import REPO_ROOT, throwaway_redis
 from bench.machine import child_pids, cpu_seconds, load_average, rss_mb
 from bench.report import print_markdown, write_figures
 from bench.seed import Seeder, setup_django
 from bench.wrk import run_wrk
+from ops.dev import free_port, http_status
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,6 @@ def available(config: ServerConfig) -> bool:
 
 
 def _wait_healthy(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    from ops.dev import http_status
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -77,7 +76,7 @@ def _wait_healthy(port: int, process: subprocess.Popen, timeout: float = 30.0) -
 
 
 def measure(config: ServerConfig, customer_id: str, redis_port: int, args: argparse.Namespace) -> dict[str, object]:
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-metrics-") as metrics_dir:
         env = {
             **os.environ,

@@ -178,6 +178,13 @@ def http_status(port: int, path: str, timeout: float = 1.0) -> int | None:
         connection.close()
 
 
+def free_port() -> int:
+    """A loopback port the kernel reports free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def redis_answers(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:

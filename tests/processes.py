@@ -13,14 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ops.dev import free_port, redis_answers
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def host_port(*, variable: str, in_use: int | None, preferred: int) -> int:
@@ -108,12 +104,7 @@ class RedisServer:
             self.process.wait(timeout=10)
 
     def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
+        return redis_answers(self.port)
 
 
 class Gunicorn:
