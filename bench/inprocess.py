@@ -66,6 +66,14 @@ def throwaway_redis() -> Iterator[int]:
         process.wait(timeout=10)
 
 
+def empty_seeder(redis_port: int) -> Seeder:
+    """A seeder for the three services' databases on the throwaway redis-server, emptied first."""
+    clients = {name: redis.Redis(port=redis_port, db=db, decode_responses=True) for name, db in DATABASES.items()}
+    seeder = Seeder(clients["customers"], clients["products"], clients["invoices"])
+    seeder.flush()
+    return seeder
+
+
 def scenarios(seeder: Seeder) -> dict[str, dict[str, str]]:
     """Service -> {scenario: path}: the requests `python -m bench` sends, as paths for the service."""
     targets = Targets(gateway="", customers_direct="", deep_cursor=seeder.cursor_at(DEEP_PAGE_FRACTION))
@@ -180,9 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_django()
     rows = []
     with throwaway_redis() as port:
-        clients = {name: redis.Redis(port=port, db=db, decode_responses=True) for name, db in DATABASES.items()}
-        seeder = Seeder(clients["customers"], clients["products"], clients["invoices"])
-        seeder.flush()
+        seeder = empty_seeder(port)
         for n in (int(size) for size in args.sizes.split(",")):
             seeder.grow_to(n)
             load = load_average()[0]

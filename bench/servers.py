@@ -25,12 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
-
-from bench.inprocess import REPO_ROOT, throwaway_redis
+from bench.inprocess import DATABASES, REPO_ROOT, empty_seeder, throwaway_redis
 from bench.machine import child_pids, cpu_seconds, load_average, rss_mb
 from bench.report import print_markdown, write_figures
-from bench.seed import Seeder, setup_django
+from bench.seed import setup_django
 from bench.wrk import run_wrk
 from ops.dev import free_port, http_status
 
@@ -38,7 +36,6 @@ from ops.dev import free_port, http_status
 @dataclass(frozen=True)
 class ServerConfig:
     name: str
-    description: str
     env: dict[str, str] = field(default_factory=dict)
     module: str = "gunicorn"
 
@@ -54,9 +51,11 @@ class ServerConfig:
 
 
 CONFIGS = [
-    ServerConfig("gunicorn-gthread", "gunicorn, threaded workers (the project's default: 4 threads)"),
-    ServerConfig("gunicorn-sync", "gunicorn, sync workers (GUNICORN_THREADS=1)", {"GUNICORN_THREADS": "1"}),
-    ServerConfig("granian", "granian (Rust HTTP, WSGI), 4 blocking threads per worker", module="granian"),
+    # gunicorn as the project runs it: threaded workers (config/gunicorn.conf.py's default, 4 threads).
+    ServerConfig("gunicorn-gthread"),
+    ServerConfig("gunicorn-sync", {"GUNICORN_THREADS": "1"}),
+    # HTTP handled in Rust; the same number of threads per worker as gunicorn's default.
+    ServerConfig("granian", module="granian"),
 ]
 
 
@@ -82,7 +81,7 @@ def measure(config: ServerConfig, customer_id: str, redis_port: int, args: argpa
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.customers",
             "SECRET_KEY": "bench-only-not-a-secret",
-            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/{DATABASES['customers']}",
             "BIND": f"127.0.0.1:{port}",
             "WEB_CONCURRENCY": str(args.workers),
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
@@ -142,8 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_django()
     rows = []
     with throwaway_redis() as port:
-        seeder = Seeder(*(redis.Redis(port=port, db=db, decode_responses=True) for db in (0, 1, 2)))
-        seeder.flush()
+        seeder = empty_seeder(port)
         seeder.grow_to(1000)
         customer_id = seeder.data.customer_ids[500]
         for round_number in range(1, args.rounds + 1):
