@@ -24,23 +24,19 @@ def live_server_invoices(redis_server, live_services) -> Iterator[str]:
     service.stop()
 
 
-@pytest.fixture
-def customer(use_live_services):
-    response = requests.post(
-        f"{use_live_services['customers'].url}/api/customers/",
-        json={"name": "Ada Lovelace", "address": "12 Analytical Row"},
-        timeout=5,
-    )
+def _created(service_url: str, kind: str, body: dict) -> dict:
+    response = requests.post(f"{service_url}/api/{kind}/", json=body, timeout=5)
     assert response.status_code == 201
     return response.json()
+
+
+@pytest.fixture
+def customer(use_live_services):
+    return _created(
+        use_live_services["customers"].url, "customers", {"name": "Ada Lovelace", "address": "12 Analytical Row"}
+    )
 
 
 @pytest.fixture
 def product(use_live_services):
-    response = requests.post(
-        f"{use_live_services['products'].url}/api/products/",
-        json={"name": "Ceramic mug", "unit_price": "0.10"},
-        timeout=5,
-    )
-    assert response.status_code == 201
-    return response.json()
+    return _created(use_live_services["products"].url, "products", {"name": "Ceramic mug", "unit_price": "0.10"})
