@@ -6,19 +6,27 @@ is skipped when already done, so it is safe to run before every test run.
 
     python3 -m ops.setup            # everything
     python3 -m ops.setup --no-docker --no-browser
+
+Runs on any python3 from 3.9 on (it is what creates the project's 3.11+ virtualenv).
 """
+
+from __future__ import annotations
 
 import argparse
 import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from common.waiting import WaitTimeout, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV = REPO_ROOT / ".venv"
 RUN_DIR = REPO_ROOT / ".run"
+# The dev lock (made from requirements-dev.txt, which includes requirements.txt): every package
+# pinned with the hashes of all its published files, so pip installs exactly these bytes.
+DEV_LOCK = REPO_ROOT / "requirements-dev.lock"
 DOCKER_START_TIMEOUT = 90
 
 # executable that proves the package is there -> Debian package
@@ -62,11 +70,10 @@ def ensure_docker_engine() -> None:
     step(f"starting dockerd in the background (log: {log_path})")
     with log_path.open("ab") as log:
         subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + DOCKER_START_TIMEOUT
-    while not docker_answers():
-        if time.monotonic() > deadline:
-            sys.exit(f"dockerd did not answer within {DOCKER_START_TIMEOUT}s; see {log_path}")
-        time.sleep(1)
+    try:
+        wait_until("the Docker engine to answer", docker_answers, timeout=DOCKER_START_TIMEOUT, interval=1)
+    except WaitTimeout as exc:
+        sys.exit(f"{exc}; see {log_path}")
     step("Docker engine answers")
 
 
@@ -76,17 +83,13 @@ def ensure_virtualenv() -> None:
         step(f"creating {VENV}")
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     stamp = VENV / ".requirements-installed"
-    requirement_files = [REPO_ROOT / "requirements.txt", REPO_ROOT / "requirements-dev.txt"]
-    wanted = "".join(path.read_text() for path in requirement_files)
+    wanted = DEV_LOCK.read_text()
     if stamp.exists() and stamp.read_text() == wanted:
         step("Python dependencies are up to date")
         return
-    step("installing Python dependencies (pinned)")
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements-dev.txt"],
-        cwd=REPO_ROOT,
-        check=True,
-    )
+    step(f"installing Python dependencies ({DEV_LOCK.name}, hashes checked)")
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--require-hashes", "--requirement", str(DEV_LOCK)], check=True)
     stamp.write_text(wanted)
 
 
