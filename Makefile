@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TAG ?= v1
 
-.PHONY: help setup test test-fast test-swarm test-browser test-integration test-cluster lint dev images up down status bench \
+.PHONY: help setup test test-fast test-swarm test-browser test-integration test-cluster lint lock dev images up down status bench \
 	cluster-up cluster-deploy cluster-down cluster-status monitoring-up monitoring-down monitoring-status
 
 help:
@@ -14,7 +14,8 @@ help:
 	@echo "make test-fast       the everyday suite (no Docker, no browser)"
 	@echo "make dev             the whole system as local processes (no Docker)"
 	@echo "make images          build the images (TAG=$(TAG))"
-	@echo "make lint            ruff check and format check"
+	@echo "make lint            ruff check, format check and mypy"
+	@echo "make lock            regenerate requirements.lock and requirements-dev.lock after editing requirements*.txt"
 	@echo "make cluster-up      three Docker-in-Docker nodes (m1, w1, w2) and a registry: a real swarm on one machine"
 	@echo "make cluster-deploy  push the images to the cluster's registry, deploy the stack on m1, wait until healthy"
 	@echo "make cluster-down    remove the cluster: nodes, their volumes, network, registry"
@@ -49,6 +50,14 @@ test-cluster: setup
 lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# Both locks for Python 3.11 and later on any platform, with the hashes of every published file.
+# Pins already in a lock are kept; add --upgrade-package NAME to move one.
+UV_COMPILE := $(VENV)/bin/uv pip compile --universal --python-version 3.11 --generate-hashes --quiet
+lock:
+	$(UV_COMPILE) requirements.txt -o requirements.lock
+	$(UV_COMPILE) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
 
 dev:
 	$(PY) -m ops.dev

@@ -462,7 +462,7 @@ def fill_wheelhouse(requirements: Path, python_image: str) -> None:
     Running pip inside the base (host network, host CA bundle) evaluates environment markers
     for the exact Python of the image: Debian's 3.11.2 needs backports that a newer 3.11 does
     not, which a `pip download --python-version` on the host would miss. Refreshed only when
-    requirements.txt or the base image change.
+    requirements.lock or the base image change.
     """
     image_id = _inspect(python_image, "{{.Id}}")
     digest = hashlib.sha256(requirements.read_bytes() + image_id.encode()).hexdigest()
@@ -477,7 +477,7 @@ def fill_wheelhouse(requirements: Path, python_image: str) -> None:
     fresh.chmod(0o755)
     script = (
         "python3 -m venv /tmp/venv && /tmp/venv/bin/pip wheel --quiet"
-        " --wheel-dir /wheelhouse --requirement /requirements.txt"
+        " --require-hashes --wheel-dir /wheelhouse --requirement /requirements.lock"
     )
     cmd = ["docker", "run", "--rm", "--network", "host", "--user", f"{os.getuid()}:{os.getgid()}"]
     cmd += ["--env", "PIP_CERT=/etc/host-ca.crt", "--env", "PIP_DISABLE_PIP_VERSION_CHECK=1"]
@@ -485,7 +485,7 @@ def fill_wheelhouse(requirements: Path, python_image: str) -> None:
     PIP_CACHE.mkdir(parents=True, exist_ok=True)
     cmd += ["--env", "PIP_CACHE_DIR=/pip-cache", "--env", "HOME=/tmp", "--volume", f"{PIP_CACHE}:/pip-cache"]
     cmd += ["--volume", f"{host_ca_bundle()}:/etc/host-ca.crt:ro"]
-    cmd += ["--volume", f"{requirements}:/requirements.txt:ro", "--volume", f"{fresh}:/wheelhouse"]
+    cmd += ["--volume", f"{requirements}:/requirements.lock:ro", "--volume", f"{fresh}:/wheelhouse"]
     cmd += [python_image, "sh", "-c", script]
     say(f"wheelhouse: pip wheel inside {python_image}")
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -608,7 +608,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     if any(s in DJANGO_SERVICES for s in services):
         phase = time.monotonic()
-        fill_wheelhouse(REPO / "requirements.txt", base_images["python"])
+        fill_wheelhouse(REPO / "requirements.lock", base_images["python"])
         timings.append(("wheelhouse", str(WHEELHOUSE.relative_to(REPO)), time.monotonic() - phase))
 
     failed = []
