@@ -3,9 +3,10 @@
 import copy
 import uuid
 from datetime import UTC
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
+from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
@@ -24,7 +25,9 @@ class StrictSerializer(serializers.Serializer):
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:
-            raise serializers.ValidationError({**exc.detail, **errors}) from None
+            # A serializer's own validation always fails with a dict of field errors.
+            field_errors = cast("dict[str, Any]", exc.detail)
+            raise serializers.ValidationError({**field_errors, **errors}) from None
         if errors:
             raise serializers.ValidationError(errors)
         return value
@@ -86,7 +89,9 @@ class PageQuerySerializer(serializers.Serializer):
 
     def to_internal_value(self, data: Any) -> Any:
         # A query string carries "" for `?limit=`; DRF would read that as "absent" and use the default.
-        blank = {name: ["May not be blank."] for name in self.fields if name != "cursor" and data.get(name) == ""}
+        # Names from items(): the DRF stubs type iterating a serializer's fields as yielding Field objects.
+        names = [name for name, _ in self.fields.items() if name != "cursor"]
+        blank = {name: ["May not be blank."] for name in names if data.get(name) == ""}
         if blank:
             raise serializers.ValidationError(blank)
         return super().to_internal_value(data)
@@ -113,7 +118,8 @@ def page_response(request: Request, items: list[Any], next_cursor: str | None, s
     next_url = None
     if next_cursor:
         # A shallow copy: QueryDict.copy() deep-copies, which costs more than rendering a row.
-        query = copy.copy(request.query_params)
+        # Either copy is mutable, though the stubs type copy.copy() as the immutable original.
+        query = cast(QueryDict, copy.copy(request.query_params))
         query["cursor"] = next_cursor
         next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
     return Response({"results": serializer(items, many=True).data, "next_cursor": next_cursor, "next": next_url})

@@ -18,8 +18,8 @@ logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "bad_request"
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    code: str = "bad_request"
 
     def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
@@ -98,8 +98,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         status_code = exc.status_code
         code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
         body = error_body(code, str(exc.detail))
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+        # Throttled carries the seconds to wait (its stubs do not declare the attribute).
+        wait = getattr(exc, "wait", None)
+        if wait:
+            headers["Retry-After"] = str(int(wait))
     elif isinstance(exc, Http404):
         status_code, body = status.HTTP_404_NOT_FOUND, error_body("not_found", "Not found.")
     elif isinstance(exc, PermissionDenied):

@@ -22,7 +22,10 @@ from redis.commands.core import Script
 from common import metrics
 from common.errors import ApplicationError
 
-T = typing.TypeVar("T")
+if typing.TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = typing.TypeVar("T", bound="DataclassInstance")
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -87,6 +90,8 @@ class EntityStore:
 
     @property
     def redis(self) -> redis.Redis:
+        """A client that decodes replies (settings.redis_cache): they are str, where redis-py types
+        them bytes | str."""
         return self._connection or get_redis_connection("default")
 
     def key(self, entity_id: str) -> str:
@@ -94,7 +99,7 @@ class EntityStore:
 
     def load(self, entity_id: str) -> dict[str, str] | None:
         with timed(f"{self.kind}.load"):
-            row = self.redis.hgetall(self.key(entity_id))
+            row = typing.cast("dict[str, str]", self.redis.hgetall(self.key(entity_id)))
         return row or None
 
     def insert(
@@ -117,12 +122,13 @@ class EntityStore:
                 try:
                     if claim is not None:
                         pipe.watch(claim.key)
-                        holder = pipe.get(claim.key)
+                        holder = typing.cast("str | None", pipe.get(claim.key))
                         if holder:
                             return holder
                         pipe.multi()
                         pipe.set(claim.key, claim.value, ex=claim.ttl_seconds)
-                    pipe.hset(self.key(entity_id), mapping=dict(fields))
+                    # redis-py types the mapping's keys invariantly (Mapping[FieldT, ...]): str keys are fields.
+                    pipe.hset(self.key(entity_id), mapping=dict(fields))  # type: ignore[arg-type]
                     for index_key in (self.index_key, *extra_indexes):
                         pipe.zadd(index_key, {entity_id: score})
                     pipe.execute()
@@ -140,7 +146,7 @@ class EntityStore:
                     if not pipe.exists(key):
                         return None
                     pipe.multi()
-                    pipe.hset(key, mapping=dict(fields))
+                    pipe.hset(key, mapping=dict(fields))  # type: ignore[arg-type]  # as in insert()
                     pipe.hgetall(key)
                     return pipe.execute()[-1]
                 except redis.WatchError:
@@ -220,15 +226,12 @@ end
 return {entries, rows}
 """
 # Bytes, so no client is needed to hash it; each call names the connection to run on.
-_PAGE_SCRIPT = Script(None, _PAGE_LUA.encode())
+_PAGE_SCRIPT = Script(None, _PAGE_LUA.encode())  # type: ignore[arg-type]
 
 
-def to_row(entity: object) -> dict[str, str]:
+def to_row(entity: "DataclassInstance") -> dict[str, str]:
     """A dataclass as Redis hash fields: strings only (ISO datetimes, exact decimals), never pickle."""
-    return {
-        field.name: _encode(getattr(entity, field.name))
-        for field in dataclasses.fields(entity)  # type: ignore[arg-type]
-    }
+    return {field.name: _encode(getattr(entity, field.name)) for field in dataclasses.fields(entity)}
 
 
 def from_row(cls: type[T], row: Mapping[str, str]) -> T:

@@ -6,6 +6,7 @@ Keys: `invoice:{id}` (hash), `invoice:index` (all, by issue time), `invoice:cust
 """
 
 import hashlib
+import typing
 
 from common.store import Claim, EntityStore, from_row, to_row
 from invoices.domain import Invoice
@@ -35,7 +36,7 @@ def invoice_load(invoice_id: str) -> Invoice | None:
 
 def idempotency_claim(key: str) -> tuple[str, str] | None:
     """(invoice id, request fingerprint) recorded under an Idempotency-Key, if any."""
-    value = _entities.redis.get(_idempotency_key(key))
+    value = typing.cast("str | None", _entities.redis.get(_idempotency_key(key)))
     return _parse_claim(value) if value else None
 
 

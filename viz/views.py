@@ -1,5 +1,7 @@
 """The page, its JSON and the readiness check. All reads go through viz.snapshot / viz.engine."""
 
+from typing import TypeVar
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -10,8 +12,10 @@ from common.errors import json_error
 from viz import engine
 from viz.snapshot import ACTIVE_STATES, Snapshot, snapshot_get
 
+Response = TypeVar("Response", bound=HttpResponse)
 
-def _retry_soon(response: HttpResponse) -> HttpResponse:
+
+def _retry_soon(response: Response) -> Response:
     response["Retry-After"] = "1"
     return response
 

@@ -1,11 +1,24 @@
 """The test suite: every REST app in one process; Redis and service URLs come from the suite's fixtures."""
 
 import os
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("SECRET_KEY", "test-only-not-secret")
 
 from .base import *  # noqa: F403
 from .base import INSTALLED_APPS, redis_cache
+
+if TYPE_CHECKING:
+    # mypy's Django plugin reads this one settings module; the frontend and viz settings (their
+    # apps run under their own settings in the suites) are imported for their names and types only.
+    from .frontend import API_URL as API_URL
+    from .frontend import FRONTEND_PAGE_SIZE as FRONTEND_PAGE_SIZE
+    from .viz import VIZ_DOCKER_API_VERSION as VIZ_DOCKER_API_VERSION
+    from .viz import VIZ_DOCKER_HOST as VIZ_DOCKER_HOST
+    from .viz import VIZ_DOCKER_TIMEOUT as VIZ_DOCKER_TIMEOUT
+    from .viz import VIZ_ENDED_TASK_SECONDS as VIZ_ENDED_TASK_SECONDS
+    from .viz import VIZ_POLL_MILLISECONDS as VIZ_POLL_MILLISECONDS
+    from .viz import VIZ_SNAPSHOT_TTL as VIZ_SNAPSHOT_TTL
 
 SERVICE_NAME = "test"
 INSTALLED_APPS = [*INSTALLED_APPS, "customers", "products", "invoices"]
