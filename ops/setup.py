@@ -1,8 +1,8 @@
 """Prepare a Debian machine for running and testing the project.
 
 Installs the Debian packages the suites need (as root, with apt-get), starts a Docker engine
-when none answers, and creates the Python virtualenv with the pinned dependencies. Every step
-is skipped when already done, so it is safe to run before every test run.
+when none answers, and creates the Python virtualenv from requirements-dev.lock (hashes checked).
+Every step is skipped when already done, so it is safe to run before every test run.
 
     python3 -m ops.setup            # everything
     python3 -m ops.setup --no-docker --no-browser
