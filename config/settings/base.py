@@ -140,7 +140,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["common.permissions.WriteTokenRequired"],
     "UNAUTHENTICATED_USER": None,
@@ -179,11 +179,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "common.logging.JsonFormatter"}},
+    "filters": {"uncaught_only": {"()": "common.logging.UncaughtExceptionsOnly"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["stdout"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
-        # Request lines come from our middleware; Django's own would repeat each error.
-        "django.request": {"level": "CRITICAL"},
+        # Request lines come from our middleware; of Django's own, only uncaught exceptions
+        # (every 500 the code did not answer itself) are logged, with their traceback.
+        "django.request": {"level": "ERROR", "filters": ["uncaught_only"]},
         "django.server": {"level": "WARNING"},
     },
 }
