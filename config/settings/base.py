@@ -119,6 +119,11 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 USE_X_FORWARDED_HOST = False
+# Where clients reach the system, e.g. https://shop.example.com; links in API responses
+# (pagination "next") start with it. Empty: links are relative ("/api/customers/?cursor=..."),
+# which resolve against whatever URL the client used. Never the request's Host header: that is
+# whatever the client sent.
+PUBLIC_URL = env("PUBLIC_URL", "").rstrip("/")
 # Empty: writes are open (the default, as in the tutorial). Set it (or API_WRITE_TOKEN_FILE, a
 # Docker secret) to make POST/PUT/PATCH/DELETE need "Authorization: Bearer <token>".
 API_WRITE_TOKEN = env("API_WRITE_TOKEN", "")
