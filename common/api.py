@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC
 from typing import Any, ClassVar, cast
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_serializer
@@ -108,7 +109,11 @@ def page_serializer(item: type[serializers.Serializer], name: str) -> type[seria
         {
             "results": item(many=True),
             "next_cursor": serializers.CharField(allow_null=True),
-            "next": serializers.URLField(allow_null=True),
+            "next": serializers.CharField(
+                allow_null=True,
+                help_text="the next page: PUBLIC_URL + path and query, or path and query alone when "
+                "no PUBLIC_URL is configured; null on the last page",
+            ),
         },
     )
     return extend_schema_serializer(many=False)(page)
@@ -121,7 +126,7 @@ def page_response(request: Request, items: list[Any], next_cursor: str | None, s
         # Either copy is mutable, though the stubs type copy.copy() as the immutable original.
         query = cast(QueryDict, copy.copy(request.query_params))
         query["cursor"] = next_cursor
-        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        next_url = f"{settings.PUBLIC_URL}{request.path}?{query.urlencode()}"
     return Response({"results": serializer(items, many=True).data, "next_cursor": next_cursor, "next": next_url})
 
 

@@ -55,6 +55,10 @@ class ServiceUnavailable(ApplicationError):
 
 
 STORAGE_DOWN_MESSAGE = "The service's database (Redis) is unreachable; try again shortly."
+STORAGE_FULL_MESSAGE = (
+    "The service's database (Redis) is full: it refuses new data until an operator frees or adds "
+    "memory. Nothing of this request was written; reads still work."
+)
 
 _DRF_CODES = {
     exceptions.ParseError: "parse_error",
@@ -109,6 +113,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, RequestDataTooBig):
         status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
         body = error_body("payload_too_large", "The request body is too large.")
+    elif isinstance(exc, redis.exceptions.OutOfMemoryError):
+        # Redis's maxmemory with noeviction: the whole transaction was refused, so nothing is half
+        # written. Not transient (no Retry-After): it lasts until an operator acts, so log it loudly.
+        logger.error("redis refuses writes at its memory limit: %s", exc)
+        status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+        body = error_body("storage_full", STORAGE_FULL_MESSAGE)
     elif isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         logger.warning("redis unavailable: %s", exc)
         status_code = status.HTTP_503_SERVICE_UNAVAILABLE

@@ -28,3 +28,12 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+class UncaughtExceptionsOnly(logging.Filter):
+    """Passes the records that carry a traceback: django.request logs every 4xx/5xx response,
+    and the middleware already writes a line per request; an uncaught exception is the one
+    thing only Django's record tells (what failed, where)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.exc_info is not None

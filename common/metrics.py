@@ -4,6 +4,10 @@ import os
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
+# Any other method a client invents counts as "other": a label per made-up verb would let one
+# client create series without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 REQUESTS = Counter("http_requests_total", "HTTP requests served", ["method", "route", "status"])
 REQUEST_SECONDS = Histogram(
     "http_request_duration_seconds",

@@ -55,8 +55,9 @@ class RequestContextMiddleware:
         match = getattr(request, "resolver_match", None)
         # URL names ("customer-detail") keep the label set small and free of ids and regexes.
         route = (match.view_name or match.route) if match is not None else "unmatched"
-        metrics.REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        metrics.REQUEST_SECONDS.labels(request.method, route).observe(seconds)
+        method = request.method if request.method in metrics.KNOWN_METHODS else "other"
+        metrics.REQUESTS.labels(method, route, str(response.status_code)).inc()
+        metrics.REQUEST_SECONDS.labels(method, route).observe(seconds)
         if route in {"healthz", "readyz", "metrics"}:
             return
         logger.info(

@@ -33,7 +33,9 @@ COMMON_ERRORS = {
     "414": "Request URI too long",
     "503": "Redis or a service this one depends on cannot answer now; retry later",
 }
-WRITE_ERRORS = {"422": "Idempotency-Key reused with a different request"}
+WRITE_ERRORS = {"507": "Redis is at its memory limit and refuses new data (nothing was written)"}
+CREATE_ERRORS = {"422": "Idempotency-Key reused with a different request"}
+WRITE_METHODS = {"post", "put", "patch"}
 
 
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
@@ -42,7 +44,11 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
     reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
-            errors = COMMON_ERRORS | (WRITE_ERRORS if method == "post" else {})
+            errors = (
+                COMMON_ERRORS
+                | (WRITE_ERRORS if method in WRITE_METHODS else {})
+                | (CREATE_ERRORS if method == "post" else {})
+            )
             for status, description in errors.items():
                 operation.setdefault("responses", {}).setdefault(
                     status, {"description": description, "content": reference}

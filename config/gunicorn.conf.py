@@ -28,7 +28,11 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Heartbeat files in memory, so a read-only root filesystem works.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# Only the gateway reaches a service (private overlay networks), and it overwrites every
+# X-Forwarded-* header a client sends; of those, only the scheme is read. X-Forwarded-Ssl and
+# X-Forwarded-Protocol are not, so a contradictory pair can never turn into gunicorn's HTML 400.
 forwarded_allow_ips = "*"
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 # As long as the gateway's own limit (8k), so an over-long URI gets the gateway's JSON 414,
 # not gunicorn's HTML one.
 limit_request_line = 8190

@@ -120,6 +120,11 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 USE_X_FORWARDED_HOST = False
+# Where clients reach the system, e.g. https://shop.example.com; links in API responses
+# (pagination "next") start with it. Empty: links are relative ("/api/customers/?cursor=..."),
+# which resolve against whatever URL the client used. Never the request's Host header: that is
+# whatever the client sent.
+PUBLIC_URL = env("PUBLIC_URL", "").rstrip("/")
 # Empty: writes are open (the default, as in the tutorial). Set it (or API_WRITE_TOKEN_FILE, a
 # Docker secret) to make POST/PUT/PATCH/DELETE need "Authorization: Bearer <token>".
 API_WRITE_TOKEN = env("API_WRITE_TOKEN", "")
@@ -141,7 +146,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["common.permissions.WriteTokenRequired"],
     "UNAUTHENTICATED_USER": None,
@@ -180,11 +185,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "common.logging.JsonFormatter"}},
+    "filters": {"uncaught_only": {"()": "common.logging.UncaughtExceptionsOnly"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["stdout"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
-        # Request lines come from our middleware; Django's own would repeat each error.
-        "django.request": {"level": "CRITICAL"},
+        # Request lines come from our middleware; of Django's own, only uncaught exceptions
+        # (every 500 the code did not answer itself) are logged, with their traceback.
+        "django.request": {"level": "ERROR", "filters": ["uncaught_only"]},
         "django.server": {"level": "WARNING"},
     },
 }

@@ -58,7 +58,7 @@ def invoices_of(local_system: LocalSystem, customer_id: str) -> set[str]:
             break
         page = requests.get(url, timeout=10).json()
         ids.update(invoice["id"] for invoice in page["results"])
-        url = page["next"]
+        url = page["next"] and f"{local_system.internal_url}{page['next']}"
     return ids
 
 
