@@ -139,10 +139,10 @@ def check_prerequisites(*, install: bool = False, say: Callable[[str], None] = p
         )
         missing = [name for name in DEBIAN_PACKAGES if find_executable(name) is None]
     if missing:
-        packages = " ".join(DEBIAN_PACKAGES[name] for name in missing)
+        to_install = " ".join(DEBIAN_PACKAGES[name] for name in missing)
         raise DevError(
             f"not found: {', '.join(missing)}. Install the Debian packages: "
-            f"sudo apt-get install {packages} (or run as root with --install)."
+            f"sudo apt-get install {to_install} (or run as root with --install)."
         )
     return {name: find_executable(name) or name for name in DEBIAN_PACKAGES}
 
