@@ -1,6 +1,6 @@
 """python -m bench: seed N entities, then drive each scenario with wrk and report the figures.
 
-Local mode (the default) starts the whole system as local processes (ops.dev.LocalSystem) on free
+Local mode (the default) starts the whole system as local processes (ops.local.LocalSystem) on free
 ports with throwaway Redis data. With --gateway-url the running system behind that URL is measured
 instead; seeding then needs the three Redis URLs (or --no-seed to use what is there).
 """
@@ -26,6 +26,8 @@ from bench.machine import child_pids, cpu_seconds, load_average, machine_info, r
 from bench.report import print_table, write_json
 from bench.seed import Dataset, Seeder, setup_django
 from bench.wrk import Figures, WrkError, run_wrk, wrk_path
+from ops.processes import Gunicorn, Nginx
+from ops.services import API_SERVICES
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
@@ -104,7 +106,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="local mode: gunicorn workers per process (default 2)")
     parser.add_argument("--gateway-url", help="measure a running system through this gateway instead of local mode")
     parser.add_argument("--service-url", help="with --gateway-url: a customers process reached directly")
-    for service in ("customers", "products", "invoices"):
+    for service in API_SERVICES:
         parser.add_argument(f"--redis-{service}", metavar="URL", help=f"with --gateway-url: the {service} Redis")
     parser.add_argument("--no-seed", action="store_true", help="with --gateway-url: use the data already there")
     parser.add_argument("--output", type=Path, help="JSON file to write (default bench/results/<timestamp>.json)")
@@ -113,12 +115,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.sizes = [int(n) for n in args.sizes.split(",") if n]
     if args.gateway_url and not args.service_url:
         parser.error("--gateway-url needs --service-url (a customers process, for the direct GET)")
-    if (
-        args.gateway_url
-        and not args.no_seed
-        and not all((args.redis_customers, args.redis_products, args.redis_invoices))
-    ):
-        parser.error("--gateway-url needs --redis-customers/--redis-products/--redis-invoices, or --no-seed")
+    if args.gateway_url and not args.no_seed and not all(getattr(args, f"redis_{name}") for name in API_SERVICES):
+        parser.error(f"--gateway-url needs {'/'.join(f'--redis-{name}' for name in API_SERVICES)}, or --no-seed")
     chosen = set(args.scenarios.split(",")) if args.scenarios else {s.name for s in SCENARIOS}
     unknown = chosen - {s.name for s in SCENARIOS}
     if unknown:
@@ -141,7 +139,7 @@ def _redis(url: str) -> redis.Redis:
 
 @contextmanager
 def local_system(workers: int) -> Iterator[System]:
-    from ops.dev import LocalSystem, Ports
+    from ops.local import LocalSystem, Ports
 
     with tempfile.TemporaryDirectory(prefix="bench-") as run_dir:
         ports = Ports.free()
@@ -157,16 +155,15 @@ def local_system(workers: int) -> Iterator[System]:
             say=say,
         ) as system:
             seeder = Seeder(
-                _redis(f"redis://127.0.0.1:{ports.redis_customers}/0"),
-                _redis(f"redis://127.0.0.1:{ports.redis_products}/0"),
-                _redis(f"redis://127.0.0.1:{ports.redis_invoices}/0"),
+                **{f"{name}_redis": _redis(f"redis://127.0.0.1:{ports.redis(name)}/0") for name in API_SERVICES}
             )
 
             def worker_pids() -> dict[str, list[int]]:
+                # The servers on a request's path: the APIs' gunicorns and nginx (not Redis).
                 return {
                     child.name: child_pids(child.pid)
                     for child in system.children
-                    if child.name in {"customers", "customers-2", "products", "invoices", "gateway"}
+                    if isinstance(child, Gunicorn | Nginx)
                 }
 
             yield System(system.gateway_url, f"http://127.0.0.1:{ports.customers}", seeder, worker_pids)
@@ -176,7 +173,7 @@ def local_system(workers: int) -> Iterator[System]:
 def remote_system(args: argparse.Namespace) -> Iterator[System]:
     seeder = None
     if not args.no_seed:
-        seeder = Seeder(_redis(args.redis_customers), _redis(args.redis_products), _redis(args.redis_invoices))
+        seeder = Seeder(**{f"{name}_redis": _redis(getattr(args, f"redis_{name}")) for name in API_SERVICES})
     yield System(args.gateway_url.rstrip("/"), args.service_url.rstrip("/"), seeder, dict)
 
 

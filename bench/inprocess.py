@@ -33,43 +33,43 @@ from bench.cli import DEEP_PAGE_FRACTION, SCENARIOS, Targets
 from bench.machine import load_average
 from bench.report import print_markdown, write_figures
 from bench.seed import Seeder, setup_django
-from ops.dev import find_executable, free_port, redis_answers
+from common.waiting import WaitTimeout
+from ops.processes import IN_MEMORY, ProcessError, RedisServer, free_port
+from ops.services import API_SERVICES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The reads of `python -m bench` that one service answers alone (an invoice POST calls two others).
 SCENARIO_NAMES = ("customer_get_direct", "customers_first_page", "customers_deep_page", "customer_invoices")
 REDIS_START_TIMEOUT = 10.0
-# One database per service on one throwaway redis-server.
-DATABASES = {"customers": 0, "products": 1, "invoices": 2}
+# One database per service with a Redis, on one throwaway redis-server.
+DATABASES = {name: number for number, name in enumerate(API_SERVICES)}
 
 
 @contextmanager
 def throwaway_redis() -> Iterator[int]:
     """A redis-server on a free port that keeps nothing on disk; stopped (by its PID) on exit."""
-    executable = find_executable("redis-server")
-    if executable is None:
-        raise SystemExit("redis-server is not installed (python -m ops.setup installs it)")
-    port = free_port()
-    process = subprocess.Popen(
-        [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
     try:
-        deadline = time.monotonic() + REDIS_START_TIMEOUT
-        while not redis_answers(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"redis-server on port {port} did not start")
-            time.sleep(0.05)
-        yield port
+        server = RedisServer(free_port(), options=IN_MEMORY)
+    except ProcessError as error:
+        raise SystemExit(str(error)) from None
+    try:
+        try:
+            server.start().wait_ready(timeout=REDIS_START_TIMEOUT)
+        except (ProcessError, WaitTimeout) as error:
+            raise SystemExit(str(error)) from None
+        yield server.port
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop(timeout=10)
 
 
 def empty_seeder(redis_port: int) -> Seeder:
     """A seeder for the three services' databases on the throwaway redis-server, emptied first."""
-    clients = {name: redis.Redis(port=redis_port, db=db, decode_responses=True) for name, db in DATABASES.items()}
-    seeder = Seeder(clients["customers"], clients["products"], clients["invoices"])
+    seeder = Seeder(
+        **{
+            f"{name}_redis": redis.Redis(port=redis_port, db=db, decode_responses=True)
+            for name, db in DATABASES.items()
+        }
+    )
     seeder.flush()
     return seeder
 

@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.inprocess import DATABASES, REPO_ROOT, empty_seeder, throwaway_redis
+from bench.inprocess import DATABASES, empty_seeder, throwaway_redis
 from bench.machine import child_pids, cpu_seconds, load_average, rss_mb
 from bench.report import print_markdown, write_figures
 from bench.seed import setup_django
 from bench.wrk import run_wrk
-from ops.dev import free_port, http_status
+from ops.processes import LocalProcess, free_port, http_status
+from ops.services import service
 
 
 @dataclass(frozen=True)
@@ -59,27 +57,18 @@ CONFIGS = [
 ]
 
 
+SERVER_START_TIMEOUT = 30.0
+
+
 def available(config: ServerConfig) -> bool:
     return importlib.util.find_spec(config.module) is not None
-
-
-def _wait_healthy(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        if http_status(port, "/healthz") == 200:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"/healthz on port {port} did not answer within {timeout:g}s")
 
 
 def measure(config: ServerConfig, customer_id: str, redis_port: int, args: argparse.Namespace) -> dict[str, object]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-metrics-") as metrics_dir:
         env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.customers",
+            "DJANGO_SETTINGS_MODULE": f"{service('customers').settings}",
             "SECRET_KEY": "bench-only-not-a-secret",
             "REDIS_URL": f"redis://127.0.0.1:{redis_port}/{DATABASES['customers']}",
             "BIND": f"127.0.0.1:{port}",
@@ -87,27 +76,24 @@ def measure(config: ServerConfig, customer_id: str, redis_port: int, args: argpa
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
             **config.env,
         }
-        process = subprocess.Popen(
-            config.argv(port, args.workers),
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = LocalProcess(config.name, config.argv(port, args.workers), env=env).start()
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_healthy(port, process)
+            server.wait_until_answering(
+                f"{config.name} answering 200 on {url}/healthz",
+                lambda: http_status(port, "/healthz") == 200,
+                timeout=SERVER_START_TIMEOUT,
+            )
             target = f"{url}/api/customers/{customer_id}/"
             run_wrk(target, threads=args.threads, connections=args.connections, seconds=args.warmup)
-            pids = [process.pid, *child_pids(process.pid)]
+            pids = [server.pid, *child_pids(server.pid)]
             load = load_average()[0]
             cpu_before = cpu_seconds(pids)
             figures = run_wrk(target, threads=args.threads, connections=args.connections, seconds=args.duration)
             cpu_us = (cpu_seconds(pids) - cpu_before) / max(figures.requests, 1) * 1e6
-            workers_rss = [rss_mb(pid) for pid in child_pids(process.pid)]
+            workers_rss = [rss_mb(pid) for pid in child_pids(server.pid)]
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            server.stop(timeout=30)
     return {
         "server": config.name,
         **figures.as_dict(),

@@ -20,9 +20,10 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+from ops.services import ROUTED_SERVICES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GATEWAY_CONF = REPO_ROOT / "docker" / "gateway" / "nginx.conf"
@@ -48,14 +49,8 @@ class GatewayConfigError(RuntimeError):
     """The shared nginx.conf no longer has the parts local mode replaces."""
 
 
-@dataclass(frozen=True)
-class LocalBackends:
-    """Where each backend listens in local mode (127.0.0.1 ports)."""
-
-    customers: Sequence[int]
-    products: Sequence[int]
-    invoices: Sequence[int]
-    frontend: Sequence[int]
+# Where each routed service listens in local mode: service name -> its 127.0.0.1 ports.
+LocalBackends = Mapping[str, Sequence[int]]
 
 
 def _upstream(name: str, ports: Sequence[int]) -> str:
@@ -68,10 +63,13 @@ def _upstream(name: str, ports: Sequence[int]) -> str:
 
 def local_backends_block(backends: LocalBackends) -> str:
     """The nginx http-level block that replaces the swarm resolver block."""
+    missing = [name for name in ROUTED_SERVICES if not backends.get(name)]
+    if missing:
+        raise GatewayConfigError(f"no local ports for the routed services {', '.join(missing)}")
     parts = ["    # --- backends (local mode, rendered by ops.gateway_config) ---\n"]
-    for name in ("customers", "products", "invoices", "frontend"):
-        parts.append(_upstream(name, getattr(backends, name)))
-    for name in ("customers", "products", "invoices", "frontend"):
+    for name in ROUTED_SERVICES:
+        parts.append(_upstream(name, backends[name]))
+    for name in ROUTED_SERVICES:
         parts.append(f'    map "" ${name}_backend {{ default {name}_local; }}\n')
     # Relative to the -p prefix: the compiled-in temp paths are not writable
     # for a developer without root.
@@ -158,17 +156,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--listen", default="127.0.0.1:8000", help="public listener (rate limited)")
     parser.add_argument("--internal-listen", default="127.0.0.1:8081", help="internal listener (never limited)")
     parser.add_argument("--rate-limit", choices=("on", "off"), default="on", help="limit the public listener")
-    parser.add_argument("--customers", default="8001,8011", help="comma-separated ports")
-    parser.add_argument("--products", default="8002", help="comma-separated ports")
-    parser.add_argument("--invoices", default="8003", help="comma-separated ports")
-    parser.add_argument("--frontend", default="8004", help="comma-separated ports")
+    # Imported here: ops.local renders its gateway with this module.
+    from ops.local import Ports, local_backends
+
+    for name, ports in local_backends(Ports()).items():
+        default = ",".join(map(str, ports))
+        parser.add_argument(f"--{name}", default=default, help="comma-separated ports (default %(default)s)")
     args = parser.parse_args(argv)
-    backends = LocalBackends(
-        customers=_ports(args.customers),
-        products=_ports(args.products),
-        invoices=_ports(args.invoices),
-        frontend=_ports(args.frontend),
-    )
+    backends = {name: _ports(getattr(args, name)) for name in ROUTED_SERVICES}
     rendered = render_local(
         listen=args.listen, internal_listen=args.internal_listen, backends=backends, rate_limit=args.rate_limit == "on"
     )

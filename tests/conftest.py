@@ -11,7 +11,7 @@ from django.core.cache import caches
 from playwright.sync_api import Browser
 from rest_framework.test import APIClient
 
-from ops.dev import LocalSystem
+from ops.local import LocalSystem
 from tests.chromium import launched_chromium
 from tests.frontend.site import running_system
 from tests.processes import Gunicorn, RedisServer

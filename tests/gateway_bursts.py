@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+
+from common.waiting import wait_until
 
 THREADS = 12
 # Far above the public burst (60 requests, 20 writes): a burst that never meets the limit fails.
@@ -44,9 +45,9 @@ def burst(send: Callable[[requests.Session], requests.Response], *, stop_at_429:
 
 def wait_until_served(url: str) -> requests.Response:
     """Bounded: the limit gives a token back every 1/rate seconds, so this ends within seconds."""
-    deadline = time.monotonic() + RECOVERY_TIMEOUT
-    while True:
+
+    def served() -> requests.Response | None:
         response = requests.get(url, timeout=10)
-        if response.status_code != 429 or time.monotonic() > deadline:
-            return response
-        time.sleep(0.25)
+        return response if response.status_code != 429 else None
+
+    return wait_until(f"{url} served again (not 429)", served, timeout=RECOVERY_TIMEOUT, interval=0.25)

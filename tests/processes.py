@@ -1,19 +1,20 @@
-"""Real servers for the test suite: redis-server and gunicorn processes on free loopback ports."""
+"""Real servers for the test suite: ops.processes' redis-server and gunicorn on free loopback ports,
+started and awaited in one call; and the helpers of the Docker suites."""
 
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
-from ops.dev import free_port, redis_answers
+from common.waiting import wait_until as common_wait_until
+from ops import processes
+from ops.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
@@ -54,104 +55,41 @@ def docker_unusable() -> str | None:
 
 
 def wait_until(check, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} did not happen within {timeout:g}s")
+    """common.waiting.wait_until with this module's former argument order, for tests/viz until it
+    calls common.waiting itself."""
+    common_wait_until(what, check, timeout=timeout, interval=0.05)
 
 
-def redis_server_binary() -> str:
-    for candidate in ("/usr/bin/redis-server", "/usr/local/bin/redis-server"):
-        if os.access(candidate, os.X_OK):
-            return candidate
-    raise RuntimeError("redis-server is not installed: apt-get install redis-server")
-
-
-class RedisServer:
-    """A redis-server of our own; stop() and start() keep port and data (AOF), like a restart."""
+class RedisServer(processes.RedisServer):
+    """The suite's redis-server on a free port; stop() and start() keep port and data (AOF), like a restart."""
 
     def __init__(self, *, appendfsync: str = "always") -> None:
-        self.appendfsync = appendfsync
-        self.port = free_port()
-        self.data_dir = tempfile.mkdtemp(prefix="test-redis-")
-        self.process: subprocess.Popen | None = None
+        data_dir = Path(tempfile.mkdtemp(prefix="test-redis-"))
+        super().__init__(
+            free_port(),
+            options=("--appendonly", "yes", "--appendfsync", appendfsync, "--save", "", "--databases", "16"),
+            data_dir=data_dir,
+            log_path=data_dir / "redis.log",
+        )
 
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                redis_server_binary(),
-                "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.data_dir,
-                "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "", "--databases", "16",
-            ],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_until(self._answers, timeout=START_TIMEOUT, what=f"redis-server on port {self.port}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no final fsync, like a crashed container."""
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def _answers(self) -> bool:
-        return redis_answers(self.port)
+    def start(self) -> Self:
+        super().start()
+        self.wait_ready(timeout=START_TIMEOUT)
+        return self
 
 
-class Gunicorn:
-    """One deployable under gunicorn with config/gunicorn.conf.py, as images and local mode run it."""
+class Gunicorn(processes.Gunicorn):
+    """One deployable under gunicorn as images and local mode run it, on a free port unless given one."""
 
     def __init__(self, service: str, env: dict[str, str], *, port: int | None = None) -> None:
-        self.service = service
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(tempfile.mkstemp(prefix=f"test-{service}-", suffix=".log")[1])
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": f"config.settings.{service}",
-            "BIND": f"127.0.0.1:{self.port}",
-            "WEB_CONCURRENCY": "2",
-            "SECRET_KEY": "test-only-not-secret",
-            "PROMETHEUS_MULTIPROC_DIR": "",
-            **env,
-        }
-        self.process: subprocess.Popen | None = None
+        test_env = {"WEB_CONCURRENCY": "2", "SECRET_KEY": "test-only-not-secret", "PROMETHEUS_MULTIPROC_DIR": ""}
+        super().__init__(service, port=port or free_port(), env={**test_env, **env}, log_path=self.log)
 
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
-                cwd=REPO_ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(self._alive, timeout=START_TIMEOUT, what=f"gunicorn {self.service} on port {self.port}")
-
-    def stop(self) -> int | None:
-        """SIGTERM (graceful) and the exit code."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            return self.process.wait(timeout=30)
-        return self.process.returncode if self.process else None
-
-    def _alive(self) -> bool:
-        if self.process and self.process.poll() is not None:
-            raise RuntimeError(f"gunicorn {self.service} exited:\n{self.log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=0.5) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
+    def start(self) -> Self:
+        super().start()
+        self.wait_ready(path="/healthz", timeout=START_TIMEOUT)
+        return self
 
 
 @contextmanager

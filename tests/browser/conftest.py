@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
-from ops.dev import LocalSystem
+from ops.local import LocalSystem
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
-from ops.dev import LocalSystem
+from ops.local import LocalSystem
 from tests.chromium import screenshot
 from tests.frontend.site import running_system
 

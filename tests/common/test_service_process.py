@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 
+from common.waiting import wait_until
 from tests.processes import Gunicorn, service_with_own_redis
 
 
@@ -78,9 +79,12 @@ def test_redis_down_gives_503_then_recovers_by_itself(customers_with_own_redis):
     assert "Traceback" not in listing.text
     assert ready.status_code == 503
     assert alive.status_code == 200
-    deadline = time.monotonic() + 10
-    while requests.get(f"{service.url}/readyz", timeout=5).status_code != 200 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(
+        "/readyz back to 200 after Redis restarted",
+        lambda: requests.get(f"{service.url}/readyz", timeout=5).status_code == 200,
+        timeout=10,
+        interval=0.2,
+    )
     names = [row["name"] for row in requests.get(f"{service.url}/api/customers/", timeout=5).json()["results"]]
     assert names == ["Kept"], "the 503 write must not have been stored, the earlier one must survive"
     assert requests.get(f"{service.url}/api/customers/{created['id']}/", timeout=5).status_code == 200

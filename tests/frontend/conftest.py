@@ -1,6 +1,6 @@
 import pytest
 
-from ops.dev import LocalSystem
+from ops.local import LocalSystem
 from tests.frontend.site import Browser
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from ops.dev import LocalSystem, Ports
+from ops.local import LocalSystem, Ports
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ops.dev import LocalSystem
+from ops.local import LocalSystem
 from tests.frontend.site import Browser, banners, field_errors, forms_of, text_of, title_of
 from tests.processes import Gunicorn, free_port
 

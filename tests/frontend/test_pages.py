@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from ops.dev import LocalSystem
+from ops.local import LocalSystem
 from tests.frontend.site import Browser, banners, field_errors, flashes, forms_of, text_of, title_of
 
 HOST = socket.gethostname()

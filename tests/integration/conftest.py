@@ -1,13 +1,13 @@
 """The whole system in local mode (real redis-server, gunicorn and nginx) on free ports."""
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from ops.dev import LocalSystem
+from common.waiting import wait_until
+from ops.local import LocalSystem
 
 
 class Gateway:
@@ -31,12 +31,14 @@ class Gateway:
     def log_lines_for(self, request_id: str, *, at_least: int = 1, timeout: float = 5.0) -> list[dict]:
         """The access-log lines of one request id; nginx writes a line just after the response,
         so wait (bounded) until the expected number is there."""
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = [line for line in self.access_log() if line["request_id"] == request_id]
-            if len(lines) >= at_least or time.monotonic() > deadline:
-                return lines
-            time.sleep(0.05)
+
+        def lines() -> list[dict] | None:
+            mine = [line for line in self.access_log() if line["request_id"] == request_id]
+            return mine if len(mine) >= at_least else None
+
+        return wait_until(
+            f"{at_least} access-log line(s) of request {request_id}", lines, timeout=timeout, interval=0.05
+        )
 
     def access_log(self) -> list[dict]:
         """Every line of the gateway's JSON access log so far."""

@@ -4,13 +4,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from ops.dev import REPO_ROOT
+from common.waiting import wait_until
+from ops.processes import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -37,14 +37,18 @@ def test_dev_command_prints_the_url_and_stops_every_child(tmp_path, stop_signal)
         text=True,
     )
     output = []
+
+    def ready_line() -> str | None:
+        line = command.stdout.readline()
+        assert line, "".join(output)
+        output.append(line)
+        return line if line.startswith("ready in") else None
+
     try:
-        deadline = time.monotonic() + 90
-        while not any(line.startswith("ready in") for line in output):
-            line = command.stdout.readline()
-            assert line, "".join(output)
-            assert time.monotonic() < deadline, "".join(output)
-            output.append(line)
-        url = re.search(r"(http://127\.0\.0\.1:\d+)/", output[-1]).group(1)
+        ready = wait_until(
+            "ops.dev's 'ready in' line", ready_line, timeout=90, interval=0, explain=lambda: "".join(output)
+        )
+        url = re.search(r"(http://127\.0\.0\.1:\d+)/", ready).group(1)
         assert requests.get(f"{url}/api/customers/", timeout=10).status_code == 200
     finally:
         command.send_signal(stop_signal)

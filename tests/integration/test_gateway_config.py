@@ -7,9 +7,7 @@ file cannot silently leave local mode with the swarm's DNS names, ports or limit
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,9 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from ops.dev import find_executable
-from ops.gateway_config import GATEWAY_CONF, TEMP_DIRS, GatewayConfigError, LocalBackends, render_local
-from tests.processes import free_port
+from ops.gateway_config import GATEWAY_CONF, GatewayConfigError, render_local
+from ops.processes import Nginx, free_port
+from ops.services import ROUTED_SERVICES
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +25,7 @@ PUBLIC, INTERNAL = "127.0.0.1:18000", "127.0.0.1:18081"
 
 
 def render(source: Path = GATEWAY_CONF, *, rate_limit: bool = True, ports: tuple[int, ...] = (18001,)) -> str:
-    backends = LocalBackends(customers=ports, products=ports, invoices=ports, frontend=ports)
+    backends = dict.fromkeys(ROUTED_SERVICES, ports)
     return render_local(
         listen=PUBLIC, internal_listen=INTERNAL, backends=backends, rate_limit=rate_limit, source=source
     )
@@ -98,44 +96,26 @@ def nginx_with(tmp_path) -> Iterator:
     """Start nginx on a rendered config in front of a backend that answers 201 at once."""
     backend = ThreadingHTTPServer(("127.0.0.1", 0), Backend)
     threading.Thread(target=backend.serve_forever, daemon=True).start()
-    started: list[subprocess.Popen] = []
+    started: list[Nginx] = []
 
     def start(*, rate_limit: bool) -> str:
         prefix = tmp_path / f"nginx-{len(started)}"
-        for temp in TEMP_DIRS:
-            (prefix / "temp" / temp).mkdir(parents=True)
+        prefix.mkdir()
         public, internal = free_port(), free_port()
-        port = [backend.server_address[1]]
-        backends = LocalBackends(customers=port, products=port, invoices=port, frontend=port)
-        conf = prefix / "nginx.conf"
-        conf.write_text(
-            render_local(
-                listen=f"127.0.0.1:{public}",
-                internal_listen=f"127.0.0.1:{internal}",
-                backends=backends,
-                rate_limit=rate_limit,
-            )
+        config = render_local(
+            listen=f"127.0.0.1:{public}",
+            internal_listen=f"127.0.0.1:{internal}",
+            backends=dict.fromkeys(ROUTED_SERVICES, (backend.server_address[1],)),
+            rate_limit=rate_limit,
         )
-        argv = [find_executable("nginx") or "nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", "stderr"]
-        check = subprocess.run([*argv, "-t", "-q", "-g", f"pid {prefix}/nginx.pid;"], capture_output=True, text=True)
-        assert check.returncode == 0, check.stderr
-        log = (prefix / "nginx.log").open("wb")
-        started.append(subprocess.Popen([*argv, "-g", f"daemon off; pid {prefix}/nginx.pid;"], stdout=log, stderr=log))
-        url = f"http://127.0.0.1:{public}"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                requests.get(f"{url}/gateway-health", timeout=1)
-                return url
-            except requests.ConnectionError:
-                assert started[-1].poll() is None, (prefix / "nginx.log").read_text()
-                assert time.monotonic() < deadline, "nginx did not answer within 10s"
-                time.sleep(0.05)
+        nginx = Nginx(prefix, config, log_path=prefix / "nginx.log")
+        started.append(nginx.start())
+        nginx.wait_ready(public, timeout=10)
+        return f"http://127.0.0.1:{public}"
 
     yield start
-    for process in started:
-        process.terminate()
-        process.wait(timeout=10)
+    for nginx in started:
+        nginx.stop(timeout=10)
     backend.shutdown()
     backend.server_close()
 

@@ -19,7 +19,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from ops.dev import LocalSystem, Ports
+from common.waiting import wait_until
+from ops.local import LocalSystem, Ports
 from tests.gateway_bursts import burst, wait_until_served
 
 pytestmark = pytest.mark.integration
@@ -64,14 +65,14 @@ def invoices_of(local_system: LocalSystem, customer_id: str) -> set[str]:
 
 def access_log_lines(system: LocalSystem, request_id: str, *, at_least: int) -> list[dict]:
     """nginx writes a line just after its response: wait (bounded) for the expected number."""
-    deadline = time.monotonic() + 5
-    while True:
+
+    def lines() -> list[dict] | None:
         text = system.gateway_access_log.read_text()
-        lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-        mine = [line for line in lines if line["request_id"] == request_id]
-        if len(mine) >= at_least or time.monotonic() > deadline:
-            return mine
-        time.sleep(0.05)
+        mine = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        mine = [line for line in mine if line["request_id"] == request_id]
+        return mine if len(mine) >= at_least else None
+
+    return wait_until(f"{at_least} access-log line(s) of request {request_id}", lines, timeout=5, interval=0.05)
 
 
 def drain_public_bucket() -> None:

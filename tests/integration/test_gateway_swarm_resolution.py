@@ -8,20 +8,16 @@ dnsrr service: one A record per task. The tasks are loopback addresses
 import json
 import socket
 import struct
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import requests
 
-from ops.dev import find_executable
 from ops.gateway_config import GATEWAY_CONF, TEMP_DIRS
-from tests.processes import free_port
+from ops.processes import Nginx, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -125,38 +121,16 @@ def swarm_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Listener
     dns = FakeDockerDns({"customers": [FAILING_TASK, DEAD_TASK, HEALTHY_TASK]})
 
     prefix = tmp_path_factory.mktemp("swarm-gateway")
-    for temp in TEMP_DIRS:
-        (prefix / "temp" / temp).mkdir(parents=True)
     listen_port, internal_port = free_port(), free_port()
-    conf = Path(prefix / "nginx.conf")
-    conf.write_text(
-        swarm_config_for_test(
-            listen_port=listen_port, internal_port=internal_port, dns_port=dns.port, task_port=task_port
-        )
+    config = swarm_config_for_test(
+        listen_port=listen_port, internal_port=internal_port, dns_port=dns.port, task_port=task_port
     )
-    log = (prefix / "nginx.log").open("wb")
-    nginx_argv = [find_executable("nginx") or "nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", "stderr"]
-    nginx = subprocess.Popen(
-        [*nginx_argv, "-g", f"daemon off; pid {prefix}/nginx.pid;"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{listen_port}"
+    nginx = Nginx(prefix, config, log_path=prefix / "nginx.log")
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                requests.get(f"{url}/gateway-health", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert nginx.poll() is None, (prefix / "nginx.log").read_text()
-                assert time.monotonic() < deadline, "nginx did not answer within 10s"
-                time.sleep(0.05)
-        yield Listeners(public=url, internal=f"http://127.0.0.1:{internal_port}")
+        nginx.start().wait_ready(listen_port, timeout=10)
+        yield Listeners(public=f"http://127.0.0.1:{listen_port}", internal=f"http://127.0.0.1:{internal_port}")
     finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
-        log.close()
+        nginx.stop(timeout=10)
         dns.close()
         for server in servers:
             server.shutdown()
