@@ -1,0 +1,126 @@
+"""The Docker socket proxy's allow-list, on the real engine of this machine.
+
+docker/socket-proxy/nginx.conf runs under the local nginx (the image runs the same file),
+with only its listen port changed, in front of /var/run/docker.sock. The deployed proxy is
+checked again from inside the stack by tests/swarm.
+"""
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from common.waiting import wait_until
+from ops.dev import find_executable, free_port
+from tests.processes import docker_unusable
+
+pytestmark = pytest.mark.swarm
+
+REPO = Path(__file__).resolve().parents[2]
+PROXY_CONF = REPO / "docker" / "socket-proxy" / "nginx.conf"
+SOCKET = Path("/var/run/docker.sock")
+
+ALLOWED = [
+    "/_ping",
+    "/version",
+    "/v1.41/info",
+    "/nodes",
+    "/v1.41/services?status=true",
+    "/tasks",
+    "/networks",
+    '/containers/json?filters={"label":["com.docker.swarm.task.id"]}',
+]
+REFUSED_GETS = [
+    "/containers/abc/json",
+    "/containers/abc/archive?path=/run/secrets",
+    "/v1.41/containers/abc/archive?path=/run/secrets",
+    "/containers/abc/attach/ws",
+    "/exec/abc/json",
+    "/secrets",
+    "/configs",
+    "/images/json",
+    "/volumes",
+    "/containers/json/..%2Fabc%2Farchive",
+    "/nodes/..%2Fsecrets",
+    "/swarm/unlockkey",
+]
+REFUSED_WRITES = [
+    ("POST", "/containers/create"),
+    ("POST", "/containers/abc/exec"),
+    ("POST", "/services/create"),
+    ("POST", "/v1.41/services/abc/update"),
+    ("DELETE", "/services/abc"),
+    ("DELETE", "/nodes/abc"),
+    ("PUT", "/containers/abc/archive?path=/"),
+    ("POST", "/secrets/create"),
+]
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if reason := docker_unusable():
+        pytest.skip(reason)
+    nginx = find_executable("nginx")
+    if nginx is None:
+        pytest.skip("nginx is not installed")
+    port = free_port()
+    prefix = tmp_path_factory.mktemp("socket-proxy")
+    conf = prefix / "nginx.conf"
+    text = PROXY_CONF.read_text()
+    assert text.count("listen 2375;") == 1
+    conf.write_text(text.replace("listen 2375;", f"listen 127.0.0.1:{port};"))
+    process = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"])
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"nginx exited with {process.returncode}")
+        try:
+            return requests.get(f"{url}/_ping", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_until("the socket proxy to answer /_ping", answers, timeout=15)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+@pytest.mark.parametrize("path", ALLOWED)
+def test_the_reads_viz_and_prometheus_make_reach_the_engine(proxy, path):
+    response = requests.get(proxy + path, timeout=10)
+
+    # 503 is the engine's own answer on a node that is not a swarm manager: it got through.
+    assert response.status_code in {200, 503}, response.text
+    assert "socket proxy" not in response.text
+
+
+def test_a_read_through_the_proxy_is_what_the_engine_says(proxy):
+    via_proxy = requests.get(f"{proxy}/version", timeout=10).json()
+    direct = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+    assert via_proxy["Version"] == direct
+
+
+@pytest.mark.parametrize("path", REFUSED_GETS)
+def test_other_reads_are_refused(proxy, path):
+    response = requests.get(proxy + path, timeout=10)
+
+    assert response.status_code == 403
+    assert "refused by the socket proxy" in response.json()["message"]
+
+
+@pytest.mark.parametrize(("method", "path"), REFUSED_WRITES)
+def test_every_write_is_refused(proxy, method, path):
+    response = requests.request(method, proxy + path, json={}, timeout=10)
+
+    assert response.status_code == 403
+    assert "refused by the socket proxy" in response.json()["message"]
