@@ -46,6 +46,7 @@ SERVICES: tuple[Service, ...] = (
     Service("viz", "config.settings.viz", False, None, None, "viz"),
     Service("redis", None, False, None, None, "redis"),
     Service("gateway", None, False, None, None, "gateway"),
+    Service("socket-proxy", None, False, None, None, "socket-proxy"),
 )
 
 BY_NAME = {service.name: service for service in SERVICES}

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from common.waiting import wait_until
-from ops.dev import find_executable, free_port
+from ops.processes import find_executable, free_port
 from tests.processes import docker_unusable
 
 pytestmark = pytest.mark.swarm
