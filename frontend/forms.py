@@ -3,10 +3,11 @@ APIs own the rules (lengths, ranges, decimal places), and their validation error
 the same fields (apply_api_errors), so a rule lives in one place."""
 
 import uuid
+from typing import Any, cast
 
 from django import forms
 
-from frontend.api import Product
+from products.domain import Product
 
 
 class CustomerForm(forms.Form):
@@ -40,11 +41,11 @@ class InvoiceForm(forms.Form):
     # Made when the form renders, so submitting the same form twice issues one invoice.
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=200)
 
-    def __init__(self, *args: object, products: list[Product], **kwargs: object) -> None:
+    def __init__(self, *args: Any, products: list[Product], **kwargs: Any) -> None:
         kwargs.setdefault("initial", {"idempotency_key": uuid.uuid4().hex})
         super().__init__(*args, **kwargs)
         choices = [(p.id, f"{p.name} — {p.unit_price}") for p in products]
-        self.fields["product_id"].choices = [("", "Choose a product…"), *choices]
+        cast(ProductChoiceField, self.fields["product_id"]).choices = [("", "Choose a product…"), *choices]
 
 
 def apply_api_errors(form: forms.Form, fields: dict[str, list[str]], message: str) -> None:

@@ -1,9 +1,20 @@
 """The demo seed, through real services, twice: the second run adds nothing."""
 
+import socket
+
+import pytest
 import requests
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from common.management.commands.seed_demo import DEMO_CUSTOMERS, DEMO_PRODUCTS
+
+
+@pytest.fixture
+def closed_url():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def test_seed_demo_is_idempotent(live_services, monkeypatch):
@@ -23,3 +34,8 @@ def test_seed_demo_is_idempotent(live_services, monkeypatch):
     customers = requests.get(f"{live_services['customers'].url}/api/customers/?limit=100", timeout=5).json()["results"]
     assert sorted(p["name"] for p in products) == sorted(name for name, _ in DEMO_PRODUCTS)
     assert sorted(c["name"] for c in customers) == sorted(name for name, _ in DEMO_CUSTOMERS)
+
+
+def test_seed_demo_fails_clearly_when_the_apis_do_not_answer(closed_url):
+    with pytest.raises(CommandError, match=f"The APIs at {closed_url} do not answer."):
+        call_command("seed_demo", api_url=closed_url, wait=0)
