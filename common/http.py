@@ -1,129 +1,185 @@
-"""HTTP calls to our other services: one pooled session per target, explicit timeouts,
-bounded retries for idempotent requests, and the current request id passed on."""
+"""The one HTTP client core for calls to our own services: invoices to customers and products, the
+frontend and the demo seed to the gateway.
+
+One pooled session per target (a base URL), explicit connect/read timeouts, bounded retries, the
+current request id passed on, an optional circuit breaker and a latency metric per target and
+outcome. What an answer means is the caller's business: the integration modules
+(invoices.clients, frontend.api) turn answers and NoAnswer into their own errors and messages.
+"""
 
 import logging
 import time
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from requests.utils import get_netrc_auth
-from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from common import __version__, context, metrics
 from common.circuit import CircuitBreaker
-from common.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# What a status retry may resend: reads only, whatever the target.
+RETRIED_METHODS = frozenset({"GET", "HEAD"})
 
-def build_session(
-    *, user_agent: str, retries: int, pool_size: int = 16, base_url: str | None = None
-) -> requests.Session:
-    """A pooled session whose GETs are retried on connection errors and 502/503/504, a bounded number of times.
 
-    With `base_url` (a session that only calls that one service), the proxy, CA bundle and netrc
-    settings the environment gives that URL are read once here instead of on every call.
-    """
-    retry = Retry(
+class NoAnswer(Exception):
+    """The target gave no HTTP answer; `target` names it for the caller's message."""
+
+    detail = "gave no answer"
+
+    def __init__(self, target: str) -> None:
+        super().__init__(f"{target} {self.detail}")
+        self.target = target
+
+
+class CircuitOpen(NoAnswer):
+    """The target failed repeatedly; calls are not sent until its cool-down has passed."""
+
+    detail = "is paused after repeated failures"
+
+
+class Unreachable(NoAnswer):
+    """No connection could be made, or it broke before an answer came."""
+
+    detail = "cannot be reached"
+
+
+class TimedOut(NoAnswer):
+    def __init__(self, target: str, *, seconds: float) -> None:
+        self.detail = f"did not answer within {seconds:g}s"
+        super().__init__(target)
+        self.seconds = seconds
+
+
+def _retry(retries: int, statuses: Collection[int]) -> Retry:
+    return Retry(
         total=retries,
+        # A connection that failed carried no request, so even a POST may be sent again.
         connect=retries,
-        # A read that timed out already cost the whole read timeout; retrying it multiplies the
-        # wait for a hung service, so only connection failures and 502/503/504 are retried.
-        read=0,
+        # A read that timed out already cost the whole read timeout, and the request may have
+        # had its effect: reads are never retried.
+        read=False,
         status=retries,
-        status_forcelist=(502, 503, 504),
-        allowed_methods=frozenset({"GET", "HEAD"}),
+        other=0,
+        status_forcelist=tuple(statuses),
+        allowed_methods=RETRIED_METHODS,
         backoff_factor=0.05,
         raise_on_status=False,
         respect_retry_after_header=False,
     )
+
+
+def _session(base_url: str, retry: Retry) -> requests.Session:
     session = requests.Session()
-    session.headers["User-Agent"] = user_agent
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_size)
+    session.headers["User-Agent"] = f"{settings.SERVICE_NAME}/{__version__}"
+    session.headers["Accept"] = "application/json"
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    if base_url is not None:
-        # requests re-reads these from os.environ and ~/.netrc per call: about a tenth of the CPU of
-        # an invoice POST. They cannot change for a fixed target while the process runs.
-        environment = session.merge_environment_settings(base_url, {}, None, None, None)
-        session.proxies = environment["proxies"]
-        # A CA bundle only matters for https; for http requests would still stat its path per call.
-        session.verify = environment["verify"] if base_url.lower().startswith("https://") else True
-        session.auth = get_netrc_auth(base_url)
-        session.trust_env = False
+    # requests re-reads proxies, CA bundle and ~/.netrc from the environment per call: about a
+    # tenth of the CPU of an invoice POST. They cannot change for a fixed target while we run.
+    environment = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies = environment["proxies"]
+    # A CA bundle only matters for https; for http requests would still stat its path per call.
+    session.verify = environment["verify"] if base_url.lower().startswith("https://") else True
+    session.auth = get_netrc_auth(base_url)
+    session.trust_env = False
     return session
 
 
-def is_read_timeout(exc: requests.RequestException) -> bool:
-    """After its last retry requests reports a read timeout as a ConnectionError; see through that."""
-    if isinstance(exc, requests.Timeout):
-        return True
-    return isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError)
+class HttpClient:
+    """Calls to one base URL through one pooled session.
 
-
-class ServiceClient:
-    """JSON GETs against one service; a 404 is an answer, anything unusable is ServiceUnavailable.
-
-    A circuit breaker per client: once the service has failed repeatedly, calls fail at once
-    (no connection attempt, no timeout to wait for) until a trial call succeeds again.
+    Connection failures are retried `retries` times for any method (nothing was sent); answers
+    with a status in `retry_statuses` are retried as often for GET/HEAD only. With a `breaker`,
+    a target that keeps failing (no answer, 5xx or 429) is not called until a trial call
+    succeeds. With a `write_token`, writes carry it as a bearer token.
     """
 
-    def __init__(self, *, name: str, base_url: str) -> None:
-        self.name = name
+    def __init__(
+        self,
+        *,
+        target: str,
+        base_url: str,
+        connect_timeout: float,
+        read_timeout: float,
+        retries: int,
+        retry_statuses: Collection[int] = (),
+        breaker: CircuitBreaker | None = None,
+        write_token: str = "",
+    ) -> None:
+        self.target = target
         self.base_url = base_url.rstrip("/")
-        self.timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
-        self.session = build_session(
-            user_agent=f"{settings.SERVICE_NAME}/{__version__}",
-            retries=settings.HTTP_GET_RETRIES,
-            base_url=self.base_url,
-        )
-        self.breaker = CircuitBreaker(
-            failure_threshold=settings.CIRCUIT_FAILURE_THRESHOLD, reset_seconds=settings.CIRCUIT_RESET_SECONDS
-        )
+        self.timeout = (connect_timeout, read_timeout)
+        self.breaker = breaker
+        self.write_token = write_token
+        self.session = _session(self.base_url, _retry(retries, retry_statuses))
 
-    def get_json(self, path: str) -> dict[str, Any] | None:
-        if not self.breaker.allow():
-            metrics.OUTBOUND_SECONDS.labels(self.name, "circuit_open").observe(0)
-            raise ServiceUnavailable(
-                f"The {self.name} service is failing; calls are paused for a few seconds. Nothing was saved."
-            )
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """The target's answer, whatever its status; NoAnswer (one of its subclasses) when there is none."""
+        if self.breaker is not None and not self.breaker.allow():
+            metrics.OUTBOUND_SECONDS.labels(self.target, "circuit_open").observe(0)
+            raise CircuitOpen(self.target)
         try:
-            body = self._get_json(path)
-        except ServiceUnavailable:
-            self.breaker.record_failure()
+            response = self._send(method, path, params=params, json=json, headers=headers)
+        except NoAnswer:
+            self._record(failed=True)
             raise
-        self.breaker.record_success()
-        return body
+        self._record(failed=response.status_code >= 500 or response.status_code == 429)
+        return response
 
-    def _get_json(self, path: str) -> dict[str, Any] | None:
-        url = f"{self.base_url}{path}"
-        headers = {"Accept": "application/json"}
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+    ) -> requests.Response:
+        sent_headers = dict(headers or {})
         if request_id := context.request_id.get():
-            headers["X-Request-ID"] = request_id
+            sent_headers["X-Request-ID"] = request_id
+        if self.write_token and method not in SAFE_METHODS:
+            sent_headers["Authorization"] = f"Bearer {self.write_token}"
         started = time.perf_counter()
         outcome = "error"
         try:
-            response = self.session.get(url, headers=headers, timeout=self.timeout)
+            response = self.session.request(
+                method, f"{self.base_url}{path}", params=params, json=json, headers=sent_headers, timeout=self.timeout
+            )
             outcome = str(response.status_code)
+        except requests.Timeout as exc:
+            outcome = "timeout"
+            raise self._failed(exc, TimedOut(self.target, seconds=self.timeout[1])) from None
         except requests.RequestException as exc:
-            if is_read_timeout(exc):
-                outcome = "timeout"
-                raise self._unavailable(f"did not answer within {self.timeout[1]:g}s", exc) from None
-            raise self._unavailable("is unreachable", exc) from None
+            raise self._failed(exc, Unreachable(self.target)) from None
         finally:
-            metrics.OUTBOUND_SECONDS.labels(self.name, outcome).observe(time.perf_counter() - started)
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise self._unavailable(f"answered HTTP {response.status_code}", None)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise self._unavailable("answered with a body that is not JSON", exc) from None
+            metrics.OUTBOUND_SECONDS.labels(self.target, outcome).observe(time.perf_counter() - started)
+        return response
 
-    def _unavailable(self, what: str, exc: Exception | None) -> ServiceUnavailable:
-        logger.warning("%s service %s", self.name, what, extra={"target": self.name, "error": repr(exc)})
-        return ServiceUnavailable(f"The {self.name} service {what}; nothing was saved. Try again shortly.")
+    def _failed(self, exc: requests.RequestException, error: NoAnswer) -> NoAnswer:
+        logger.warning("%s", error, extra={"target": self.target, "error": repr(exc)})
+        return error
+
+    def _record(self, *, failed: bool) -> None:
+        if self.breaker is None:
+            return
+        if failed:
+            self.breaker.record_failure()
+        else:
+            self.breaker.record_success()

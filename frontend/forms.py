@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from django import forms
 
-from frontend.api import Product
+from products.domain import Product
 
 
 class CustomerForm(forms.Form):

@@ -1,7 +1,7 @@
 """Pages. Each view asks frontend.api for what it shows; a service that cannot answer becomes a
 banner on the page (the rest still renders), never an error page. Forms use Post/Redirect/Get."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -34,7 +34,7 @@ class Outages:
             self.add(error)
             return None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.messages.values())
 
     def __bool__(self) -> bool:
@@ -66,7 +66,7 @@ def _submit(form: Any, outages: Outages, call: Callable[..., T], **kwargs: Any) 
 
 
 def _page_size() -> int:
-    return settings.FRONTEND_PAGE_SIZE
+    return int(settings.FRONTEND_PAGE_SIZE)
 
 
 def _cursor(request: HttpRequest) -> str | None:

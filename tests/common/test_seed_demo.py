@@ -1,14 +1,21 @@
-"""The demo seed, through real services, twice: the second run adds nothing."""
+"""The demo seed, through real services, twice: the second run adds nothing. APIs that do not
+answer are a clear error, not a traceback."""
 
+from typing import Any
+
+import pytest
 import requests
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from common.management.commands.seed_demo import DEMO_CUSTOMERS, DEMO_PRODUCTS
+from ops.dev import free_port
+from tests.processes import Gunicorn
 
 
-def test_seed_demo_is_idempotent(live_services, monkeypatch):
+def test_seed_demo_is_idempotent(live_services: dict[str, Gunicorn], monkeypatch: pytest.MonkeyPatch) -> None:
     # The seed talks to one base URL (the gateway); here each service answers its own prefix.
-    def routed(self, method, url, *args, **kwargs):
+    def routed(self: requests.Session, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         service = "products" if "/api/products/" in url else "customers"
         url = url.replace("http://gateway", live_services[service].url)
         return original(self, method, url, *args, **kwargs)
@@ -23,3 +30,9 @@ def test_seed_demo_is_idempotent(live_services, monkeypatch):
     customers = requests.get(f"{live_services['customers'].url}/api/customers/?limit=100", timeout=5).json()["results"]
     assert sorted(p["name"] for p in products) == sorted(name for name, _ in DEMO_PRODUCTS)
     assert sorted(c["name"] for c in customers) == sorted(name for name, _ in DEMO_CUSTOMERS)
+
+
+def test_seed_demo_fails_clearly_when_the_apis_do_not_answer() -> None:
+    closed_url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(CommandError, match=f"The APIs at {closed_url} do not answer."):
+        call_command("seed_demo", api_url=closed_url, wait=0)

@@ -1,11 +1,12 @@
 """Seed demo products and customers through the API; running it again adds nothing twice."""
 
-import time
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from common.http import HttpClient, NoAnswer
+from common.waiting import WaitTimeout, wait_until
 
 DEMO_PRODUCTS = [
     ("Espresso beans, 1 kg", "24.90"),
@@ -30,48 +31,64 @@ class Command(BaseCommand):
         parser.add_argument("--wait", type=float, default=0, help="Seconds to wait for the APIs to answer first")
 
     def handle(self, *args: Any, api_url: str, wait: float, **options: Any) -> None:
-        api = requests.Session()
-        if settings.API_WRITE_TOKEN:
-            api.headers["Authorization"] = f"Bearer {settings.API_WRITE_TOKEN}"
-        api_url = api_url.rstrip("/")
-        self._wait_for(api, api_url, wait)
-        self._ensure(api, f"{api_url}/api/products/", [{"name": n, "unit_price": p} for n, p in DEMO_PRODUCTS])
-        self._ensure(api, f"{api_url}/api/customers/", [{"name": n, "address": a} for n, a in DEMO_CUSTOMERS])
+        gateway = HttpClient(
+            target="gateway",
+            base_url=api_url,
+            connect_timeout=3,
+            read_timeout=10,
+            retries=1,
+            write_token=settings.API_WRITE_TOKEN,
+        )
+        wanted = {
+            "/api/products/": [{"name": n, "unit_price": p} for n, p in DEMO_PRODUCTS],
+            "/api/customers/": [{"name": n, "address": a} for n, a in DEMO_CUSTOMERS],
+        }
+        try:
+            wait_until(
+                f"the APIs at {api_url}",
+                lambda: all(_answers(gateway, path) for path in wanted),
+                timeout=wait,
+                interval=2,
+                progress=lambda: self.stdout.write("waiting for the APIs..."),
+                progress_every=2,
+            )
+        except WaitTimeout:
+            raise CommandError(f"The APIs at {api_url} do not answer.") from None
+        try:
+            for path, items in wanted.items():
+                self._ensure(gateway, path, items)
+        except NoAnswer as error:
+            raise CommandError(f"The API at {api_url} stopped answering: {error}.") from None
 
-    def _wait_for(self, api: requests.Session, api_url: str, wait: float) -> None:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                if all(api.get(f"{api_url}/api/{s}/?limit=1", timeout=3).ok for s in ("products", "customers")):
-                    return
-            except requests.RequestException:
-                pass
-            if time.monotonic() >= deadline:
-                raise CommandError(f"The APIs at {api_url} do not answer.")
-            self.stdout.write("waiting for the APIs...")
-            time.sleep(2)
-
-    def _ensure(self, api: requests.Session, list_url: str, wanted: list[dict[str, str]]) -> None:
-        existing = self._names(api, list_url)
+    def _ensure(self, gateway: HttpClient, path: str, wanted: list[dict[str, str]]) -> None:
+        existing = _names(gateway, path)
         for item in wanted:
             if item["name"] in existing:
                 self.stdout.write(f"exists   {item['name']}")
                 continue
-            response = api.post(list_url, json=item, timeout=10)
+            response = gateway.request("POST", path, json=item)
             if response.status_code != 201:
-                raise CommandError(f"POST {list_url} answered {response.status_code}: {response.text[:300]}")
+                raise CommandError(f"POST {path} answered {response.status_code}: {response.text[:300]}")
             self.stdout.write(f"created  {item['name']}")
 
-    @staticmethod
-    def _names(api: requests.Session, list_url: str) -> set[str]:
-        names: set[str] = set()
-        url: str | None = f"{list_url}?limit=100"
-        for _ in range(MAX_PAGES):
-            if url is None:
-                break
-            response = api.get(url, timeout=10)
-            response.raise_for_status()
-            body = response.json()
-            names.update(row["name"] for row in body["results"])
-            url = f"{list_url}?limit=100&cursor={body['next_cursor']}" if body["next_cursor"] else None
-        return names
+
+def _answers(gateway: HttpClient, path: str) -> bool:
+    try:
+        return gateway.request("GET", path, params={"limit": 1}).ok
+    except NoAnswer:
+        return False
+
+
+def _names(gateway: HttpClient, path: str) -> set[str]:
+    names: set[str] = set()
+    params: dict[str, str | int] = {"limit": 100}
+    for _ in range(MAX_PAGES):
+        response = gateway.request("GET", path, params=params)
+        if not response.ok:
+            raise CommandError(f"GET {path} answered {response.status_code}: {response.text[:300]}")
+        body = response.json()
+        names.update(row["name"] for row in body["results"])
+        if not body["next_cursor"]:
+            break
+        params = {"limit": 100, "cursor": body["next_cursor"]}
+    return names
