@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from common.management.commands.seed_demo import DEMO_CUSTOMERS, DEMO_PRODUCTS
-from ops.dev import free_port
+from ops.processes import free_port
 from tests.processes import Gunicorn
 
 
