@@ -7,9 +7,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-VARIABLE = "DJANGO_SETTINGS_MODULE"
-# Shared by every deployable, not one of them.
-_NOT_A_DEPLOYABLE = frozenset({"base"})
+# Shared by every deployable, or the test suite's: not deployables.
+_NOT_A_DEPLOYABLE = frozenset({"base", "test"})
 
 
 def settings_module_choices() -> list[str]:
@@ -20,10 +19,10 @@ def settings_module_choices() -> list[str]:
 
 def require_settings_module() -> str:
     """DJANGO_SETTINGS_MODULE; ImproperlyConfigured naming the variable and its choices when unset."""
-    module = os.environ.get(VARIABLE, "").strip()
+    module = os.environ.get("DJANGO_SETTINGS_MODULE", "").strip()
     if not module:
         raise ImproperlyConfigured(
-            f"{VARIABLE} is not set. Set it to the deployable to run, config.settings.<service>: "
+            "DJANGO_SETTINGS_MODULE is not set. Set it to the deployable to run, config.settings.<service>: "
             f"one of {', '.join(settings_module_choices())}."
         )
     return module

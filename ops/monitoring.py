@@ -37,7 +37,7 @@ STACK_FILE = REPO / "monitoring-stack.yml"
 CONTEXT = REPO / "docker" / "prometheus"
 STACK = "monitoring"
 # The main stack's networks Prometheus joins (see monitoring-stack.yml).
-MAIN_NETWORKS = (f"{stack.STACK}_public", f"{stack.STACK}_viz")
+MAIN_NETWORKS = (f"{stack.STACK}_public", f"{stack.STACK}_viz", f"{stack.STACK}_docker-api")
 DASHBOARD_PATH = "/consoles/index.html"
 
 
