@@ -305,9 +305,6 @@ class Engine:
         """ "inactive", "pending", "active", "error" or "locked"."""
         return self.info()["Swarm"]["LocalNodeState"]
 
-    def swarm_node_id(self) -> str:
-        return self.info()["Swarm"].get("NodeID", "")
-
     def is_manager(self) -> bool:
         return bool(self.info()["Swarm"].get("ControlAvailable"))
 
@@ -442,7 +439,8 @@ class Engine:
         self._run(["service", "update", *flags, name])
         with self._errors(f"docker service update {name}"):
             service = self.client.services.get(name)
-            options: dict[str, Any] = {"force_update": force}
+            # The SDK turns True into "one more than the current counter"; False is not a counter.
+            options: dict[str, Any] = {"force_update": True} if force else {}
             if image:
                 options["image"] = image
             if update_parallelism is not None or update_delay is not None:

@@ -151,7 +151,7 @@ def remove(stack: str = STACK, *, volumes: bool, timeout: float, engine: Engine 
 
     def gone() -> bool:
         if not engine.services(label):
-            _remove_what_the_services_left(stack, engine)
+            _remove_finished_job_containers(stack, engine)
         return not leftovers()
 
     try:
@@ -179,16 +179,9 @@ def remove(stack: str = STACK, *, volumes: bool, timeout: float, engine: Engine 
     say(f"removed {len(found)} volumes")
 
 
-def _remove_what_the_services_left(stack: str, engine: Engine) -> None:
-    """The engine keeps the exited containers of a job's tasks after the service is removed, and a
-    network whose last task was still stopping when the stack was removed."""
-    label = {NAMESPACE_LABEL: stack}
-    engine.remove_containers([c.id for c in engine.containers(label, all=True, status="exited")])
-    for network in engine.networks(labels=label):
-        try:
-            engine.network_remove(network.name)
-        except EngineError as exc:
-            say(f"network {network.name} stays for now: {exc}")
+def _remove_finished_job_containers(stack: str, engine: Engine) -> None:
+    """The engine keeps the exited containers of a job's tasks after the service is removed."""
+    engine.remove_containers([c.id for c in engine.containers({NAMESPACE_LABEL: stack}, all=True, status="exited")])
 
 
 # ------------------------------------------------------------------------------
