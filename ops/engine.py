@@ -11,6 +11,7 @@ deploy`, which turns a compose file into services.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import functools
@@ -437,28 +438,51 @@ class Engine:
         if update_delay is not None:
             flags += ["--update-delay", f"{update_delay:g}s"]
         self._run(["service", "update", *flags, name])
-        with self._errors(f"docker service update {name}"):
-            service = self.client.services.get(name)
-            # The SDK turns True into "one more than the current counter"; False is not a counter.
-            options: dict[str, Any] = {"force_update": True} if force else {}
+
+        def change(spec: dict) -> None:
+            template = spec["TaskTemplate"]
             if image:
-                options["image"] = image
-            if update_parallelism is not None or update_delay is not None:
-                current = service.attrs["Spec"].get("UpdateConfig") or {}
-                options["update_config"] = docker.types.UpdateConfig(
-                    parallelism=update_parallelism if update_parallelism is not None else current.get("Parallelism", 1),
-                    delay=int(update_delay * 1e9) if update_delay is not None else current.get("Delay", 0),
-                    failure_action=current.get("FailureAction"),
-                    monitor=current.get("Monitor"),
-                    max_failure_ratio=current.get("MaxFailureRatio"),
-                    order=current.get("Order"),
-                )
-            service.update(**options)
+                template["ContainerSpec"]["Image"] = image
+            if force:
+                template["ForceUpdate"] = int(template.get("ForceUpdate", 0)) + 1
+            update_config = spec.setdefault("UpdateConfig", {})
+            if update_parallelism is not None:
+                update_config["Parallelism"] = update_parallelism
+            if update_delay is not None:
+                update_config["Delay"] = int(update_delay * 1e9)
+
+        self._change_spec(name, change, what=f"docker service update {name}")
 
     def service_scale(self, name: str, replicas: int) -> None:
         self._run(["service", "scale", "--detach", f"{name}={replicas}"])
-        with self._errors(f"docker service scale {name}={replicas}"):
-            self.client.services.get(name).scale(replicas)
+
+        def change(spec: dict) -> None:
+            spec["Mode"]["Replicated"]["Replicas"] = replicas
+
+        self._change_spec(name, change, what=f"docker service scale {name}={replicas}")
+
+    def _change_spec(self, name: str, change: Callable[[dict], None], *, what: str) -> None:
+        """Send the service's current spec back with one change, as the CLI does.
+
+        Only the change reaches the task template: a template that differs in any other way
+        (even by a default spelled out) makes swarm replace every task.
+        """
+        with self._errors(what):
+            current = self.api.inspect_service(name)
+            spec = copy.deepcopy(current["Spec"])
+            change(spec)
+            self.api.update_service(
+                current["ID"],
+                current["Version"]["Index"],
+                task_template=spec.get("TaskTemplate"),
+                name=spec.get("Name"),
+                labels=spec.get("Labels"),
+                mode=spec.get("Mode"),
+                update_config=spec.get("UpdateConfig"),
+                rollback_config=spec.get("RollbackConfig"),
+                endpoint_spec=spec.get("EndpointSpec"),
+                fetch_current_spec=False,
+            )
 
     def service_create(
         self,
