@@ -32,6 +32,7 @@ from ops import cli
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 SERVICE_NAME_LABEL = "com.docker.swarm.service.name"
+UNCONFINED_SYSTEM_PATHS = "systempaths=unconfined"
 
 
 class EngineError(RuntimeError):
@@ -166,17 +167,25 @@ class Privileges:
             + ([f"--cgroupns={self.cgroupns}"] if self.cgroupns else [])
         )
 
-    def sdk(self) -> dict[str, Any]:
+    def host_config(self) -> dict[str, Any]:
+        """Options of the Engine API's HostConfig (as the SDK's create_host_config names them)."""
         options: dict[str, Any] = {"privileged": self.privileged}
         if self.cap_add:
             options["cap_add"] = list(self.cap_add)
         if self.cap_drop:
             options["cap_drop"] = list(self.cap_drop)
-        if self.security_opt:
-            options["security_opt"] = list(self.security_opt)
+        # The CLI's systempaths=unconfined is no security option of the engine: it empties the
+        # masked and read-only /proc and /sys paths, which the SDK has no option for.
+        engine_options = [opt for opt in self.security_opt if opt != UNCONFINED_SYSTEM_PATHS]
+        if engine_options:
+            options["security_opt"] = engine_options
         if self.cgroupns:
             options["cgroupns"] = self.cgroupns
         return options
+
+    @property
+    def system_paths_unconfined(self) -> bool:
+        return UNCONFINED_SYSTEM_PATHS in self.security_opt
 
 
 def docker_time(value: str | None) -> dt.datetime | None:
@@ -643,17 +652,15 @@ class Engine:
 
         `publish`: (host address, host port or None for any free one, container port).
         """
-        flags, options = _run_options(
+        options = _RunOptions(
             name=name, hostname=hostname, network=network, ip=ip, aliases=aliases, labels=labels, publish=publish,
             volumes=volumes, env=env, user=user, init=init, privileges=privileges, entrypoint=entrypoint,
         )  # fmt: skip
-        self._run(["run", "--detach", *flags, image, *command])
+        self._run(["run", "--detach", *options.flags(), image, *command])
         with self._errors(f"docker run {image}"):
-            if network and (ip or aliases):
-                options["networking_config"] = {
-                    network: self.api.create_endpoint_config(ipv4_address=ip, aliases=list(aliases) or None)
-                }
-            return self.client.containers.run(image, list(command) or None, detach=True, **options).id
+            container_id = self._create(image, command, options)
+            self.api.start(container_id)
+        return container_id
 
     def run_to_end(
         self,
@@ -672,29 +679,51 @@ class Engine:
 
         A container that cannot even start gives returncode 125 and the engine's reason, like the CLI.
         """
-        flags, options = _run_options(
+        options = _RunOptions(
             network=network, volumes=volumes, env=env, user=user, privileges=privileges, entrypoint=entrypoint
         )
         if not quiet:
-            self._run(["run", "--rm", *flags, image, *command])
-        container = None
+            self._run(["run", "--rm", *options.flags(), image, *command])
+        with self._errors(f"docker run {image}"):
+            container_id = self._create(image, command, options)
         try:
-            with self._errors(f"docker run {image}"):
-                container = self.client.containers.create(image, list(command) or None, **options)
             try:
                 with self._errors(f"docker run {image}"):
-                    container.start()
+                    self.api.start(container_id)
             except EngineError as exc:
                 return ExecResult(125, "", str(exc))
             with self._errors(f"docker run {image}"):
-                status = container.wait()["StatusCode"]
-                stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
-                stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
+                status = self.api.wait(container_id, timeout=None)["StatusCode"]
+                stdout = self.api.logs(container_id, stdout=True, stderr=False).decode(errors="replace")
+                stderr = self.api.logs(container_id, stdout=False, stderr=True).decode(errors="replace")
             return ExecResult(status, stdout, stderr)
         finally:
-            if container is not None:
-                with self._errors(f"docker rm {container.id[:12]}"):
-                    container.remove(force=True)
+            with self._errors(f"docker rm {container_id[:12]}"):
+                self.api.remove_container(container_id, force=True)
+
+    def _create(self, image: str, command: Sequence[str], options: _RunOptions) -> str:
+        host_config = self.api.create_host_config(**options.host_config())
+        if options.privileges and options.privileges.system_paths_unconfined:
+            host_config["MaskedPaths"] = []
+            host_config["ReadonlyPaths"] = []
+        networking_config = None
+        if options.network and options.network != "host" and (options.ip or options.aliases):
+            endpoint = self.api.create_endpoint_config(ipv4_address=options.ip, aliases=list(options.aliases) or None)
+            networking_config = self.api.create_networking_config({options.network: endpoint})
+        created = self.api.create_container(
+            image,
+            list(command) or None,
+            name=options.name,
+            hostname=options.hostname,
+            user=options.user,
+            environment=dict(options.env or {}) or None,
+            labels=dict(options.labels or {}) or None,
+            entrypoint=options.entrypoint,
+            ports=[target for _, _, target in options.publish] or None,
+            host_config=host_config,
+            networking_config=networking_config,
+        )
+        return created["Id"]
 
     def exec(self, container: str, command: Sequence[str]) -> ExecResult:
         """`docker exec`: a command in a running container (reads only, so not printed)."""
@@ -921,54 +950,50 @@ def _label_flags(labels: Mapping[str, str]) -> list[str]:
     return [f"--label={key}={value}" if value else f"--label={key}" for key, value in labels.items()]
 
 
-def _run_options(
-    *,
-    name: str | None = None,
-    hostname: str | None = None,
-    network: str | None = None,
-    ip: str | None = None,
-    aliases: Sequence[str] = (),
-    labels: Mapping[str, str] | None = None,
-    publish: Sequence[tuple[str, int | None, int]] = (),
-    volumes: Sequence[str] = (),
-    env: Mapping[str, str] | None = None,
-    user: str | None = None,
-    init: bool = False,
-    privileges: Privileges | None = None,
-    entrypoint: str | None = None,
-) -> tuple[list[str], dict[str, Any]]:
-    """The CLI flags (to show) and the SDK's keyword arguments of one `docker run`."""
-    flags: list[str] = []
-    options: dict[str, Any] = {}
-    for flag, key, value in (("--name", "name", name), ("--hostname", "hostname", hostname), ("--user", "user", user)):
-        if value:
-            flags += [flag, value]
-            options[key] = value
-    if init:
-        flags.append("--init")
-        options["init"] = True
-    if labels:
-        flags += _label_flags(labels)
-        options["labels"] = dict(labels)
-    if network:
-        flags += ["--network", network] + ["--ip", ip] * bool(ip) + [f"--network-alias={a}" for a in aliases]
-        options["network_mode" if network == "host" else "network"] = network
-    if privileges:
-        flags += privileges.flags()
-        options.update(privileges.sdk())
-    if volumes:
-        flags += [f"--volume={volume}" for volume in volumes]
-        options["volumes"] = list(volumes)
-    if env:
-        flags += [f"--env={key}={value}" for key, value in env.items()]
-        options["environment"] = dict(env)
-    if publish:
-        flags += [f"--publish={address}:{port or ''}:{target}" for address, port, target in publish]
-        options["ports"] = {f"{target}/tcp": (address, port) for address, port, target in publish}
-    if entrypoint:
-        flags += ["--entrypoint", entrypoint]
-        options["entrypoint"] = entrypoint
-    return flags, options
+@dataclasses.dataclass(frozen=True)
+class _RunOptions:
+    """One `docker run`: the CLI flags to show, and the Engine API's container and host config."""
+
+    name: str | None = None
+    hostname: str | None = None
+    network: str | None = None
+    ip: str | None = None
+    aliases: Sequence[str] = ()
+    labels: Mapping[str, str] | None = None
+    publish: Sequence[tuple[str, int | None, int]] = ()
+    volumes: Sequence[str] = ()
+    env: Mapping[str, str] | None = None
+    user: str | None = None
+    init: bool = False
+    privileges: Privileges | None = None
+    entrypoint: str | None = None
+
+    def flags(self) -> list[str]:
+        flags: list[str] = []
+        for flag, value in (("--name", self.name), ("--hostname", self.hostname), ("--user", self.user)):
+            if value:
+                flags += [flag, value]
+        flags += ["--init"] * self.init + _label_flags(self.labels or {})
+        if self.network:
+            flags += ["--network", self.network] + ["--ip", self.ip] * bool(self.ip)
+            flags += [f"--network-alias={alias}" for alias in self.aliases]
+        flags += self.privileges.flags() if self.privileges else []
+        flags += [f"--volume={volume}" for volume in self.volumes]
+        flags += [f"--env={key}={value}" for key, value in (self.env or {}).items()]
+        flags += [f"--publish={address}:{port or ''}:{target}" for address, port, target in self.publish]
+        return flags + (["--entrypoint", self.entrypoint] if self.entrypoint else [])
+
+    def host_config(self) -> dict[str, Any]:
+        options: dict[str, Any] = self.privileges.host_config() if self.privileges else {}
+        if self.init:
+            options["init"] = True
+        if self.network:
+            options["network_mode"] = self.network
+        if self.volumes:
+            options["binds"] = list(self.volumes)
+        if self.publish:
+            options["port_bindings"] = {target: (address, port) for address, port, target in self.publish}
+        return options
 
 
 @functools.cache
