@@ -8,7 +8,8 @@
 
 Every node is a container running dockerd (docker/node/Dockerfile) with /var/lib/docker on a
 volume of its own, on a private bridge network with fixed addresses, so a restarted node
-comes back with the address the swarm knows it by. The nodes pull the stack's images from a
+comes back with the address the swarm knows it by. Each node's engine also answers on a Unix
+socket under .run/cluster/<node>/, which is how this module talks to it. The nodes pull the stack's images from a
 registry container (docker/registry/Dockerfile) by its name on that network; the host pushes
 to it through a port published on 127.0.0.1 only.
 
@@ -27,17 +28,19 @@ import datetime as dt
 import hashlib
 import json
 import os
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from ops import cli, images, stack
+from common.waiting import WaitTimeout, wait_until
+from ops import bases, cli, images, stack
+from ops.cli import say
+from ops.engine import Engine, EngineError, Node, Privileges, Task, local
+from ops.services import DJANGO_SERVICES, INFRA_SERVICES
 
-REPO = stack.REPO
+REPO = Path(__file__).resolve().parent.parent
 RUN_DIR = REPO / ".run" / "cluster"
 PREFIX = "cluster"
 LABEL = "org.swarm-microservices.cluster"
@@ -52,49 +55,28 @@ SOURCE_LABEL = f"{LABEL}.source"
 MANAGER = "m1"
 NODES = ("m1", "w1", "w2")
 # In the order they are tried: the capability list works where --privileged cannot be granted.
-PRIVILEGED = ("--privileged",)
-CAPABILITIES = (
-    "--cap-add=ALL",
-    "--cap-drop=SYS_RESOURCE",
-    "--security-opt",
-    "seccomp=unconfined",
-    "--security-opt",
-    "apparmor=unconfined",
-    "--security-opt",
-    "systempaths=unconfined",
+PRIVILEGED = Privileges(privileged=True)
+CAPABILITIES = Privileges(
+    cap_add=("ALL",),
+    cap_drop=("SYS_RESOURCE",),
+    security_opt=("seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"),
 )
 # How the node's dockerd gets a writable cgroup tree: the host's (v1), or a namespace of its own (v2).
-CGROUP_V1_MOUNT = ("--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw")
-CGROUP_V2_NAMESPACE = ("--cgroupns", "private")
+CGROUP_V1_MOUNT = "/sys/fs/cgroup:/sys/fs/cgroup:rw"
+CGROUP_V2_NAMESPACE = "private"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-# Replicated services pinned by a placement constraint stay where they are on `rebalance`.
-STACK_SERVICES_IMAGES = {**dict.fromkeys(stack.DJANGO_SERVICES, "tag"), **dict.fromkeys(stack.INFRA_SERVICES, "infra")}
-
-say = stack.say
+# Where a node's dockerd puts its second socket, a folder of the host's RUN_DIR.
+NODE_SOCKET_DIR = "/run/host-api"
+# Which tag each image of the stack takes: the Django images --tag, redis and the gateway --infra-tag.
+STACK_SERVICES_IMAGES = {**dict.fromkeys(DJANGO_SERVICES, "tag"), **dict.fromkeys(INFRA_SERVICES, "infra")}
 
 
 class ClusterError(RuntimeError):
     """The cluster cannot be built or reached; the message says why and what to do."""
 
 
-def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
-    """The host's engine (never the cluster's, whatever ops.stack.engine says)."""
-    try:
-        result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise ClusterError(f"docker {' '.join(args)} did not finish in {timeout:.0f}s") from exc
-    if check and result.returncode:
-        raise ClusterError(f"docker {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
-    return result.stdout
-
-
 def container(node: str) -> str:
     return f"{PREFIX}-{node}"
-
-
-def on_node(node: str, *args: str, check: bool = True, timeout: float = 120) -> str:
-    """A docker command run by the node's own CLI against its own engine."""
-    return docker("exec", container(node), "docker", *args, check=check, timeout=timeout)
 
 
 # ------------------------------------------------------------------------------
@@ -116,21 +98,28 @@ class ClusterSettings:
         return self.gateway_port + NODES.index(node)
 
 
+def node_socket(node: str) -> Path:
+    return RUN_DIR / node / "docker.sock"
+
+
 def manager_socket() -> Path:
-    return RUN_DIR / MANAGER / "docker.sock"
+    return node_socket(MANAGER)
 
 
 def manager_host() -> str:
     return f"unix://{manager_socket()}"
 
 
-@contextlib.contextmanager
-def manager_engine() -> Iterator[None]:
-    """ops.stack's functions, aimed at m1's engine."""
+def node_engine(node: str) -> Engine:
+    """The node's own engine, through the socket its dockerd shares with the host."""
+    return Engine(f"unix://{node_socket(node)}", timeout=30)
+
+
+def manager_engine() -> Engine:
+    """m1's engine: ops.stack's functions take it as their engine=."""
     if not manager_socket().is_socket():
         raise ClusterError(f"m1's engine socket {manager_socket()} is missing: python -m ops.cluster up")
-    with stack.engine(manager_host()):
-        yield
+    return Engine(manager_host())
 
 
 # ------------------------------------------------------------------------------
@@ -145,40 +134,56 @@ def _source_digest(folder: Path, base_id: str) -> str:
 
 def ensure_cluster_images() -> None:
     """Build the node and registry images on the offline python base, when missing or changed."""
-    base = images.BASES["python"]
-    images.build_offline_bases([base], force=False, mirror=None)
-    base_id = images._inspect(base.offline, "{{.Id}}")
+    base = bases.BASES["python"]
+    bases.build_offline_bases([base], force=False, mirror=None)
+    base_image = local().image(base.offline)
+    base_id = base_image.id if base_image else ""
     try:
-        proxies = images.host_apt_source().environment()
-    except images.BuildError:
+        proxies = bases.host_apt_source().environment()
+    except bases.BuildError:
         proxies = {}
     for ref, folder in ((NODE_IMAGE, REPO / "docker/node"), (REGISTRY_IMAGE, REPO / "docker/registry")):
         digest = _source_digest(folder, base_id)
-        if images._inspect(ref, f'{{{{index .Config.Labels "{SOURCE_LABEL}"}}}}') == digest:
+        current = local().image(ref)
+        if current and current.labels.get(SOURCE_LABEL) == digest:
             say(f"image {ref}: up to date")
             continue
         spec = images.ImageSpec(ref, folder / "Dockerfile", folder, {"BASE": base.offline, **proxies})
-        images.docker_build(spec, ref, verbose=False, extra=["--label", f"{SOURCE_LABEL}={digest}"])
+        images.docker_build(spec, ref, labels={SOURCE_LABEL: digest})
 
 
-def privilege_flags() -> tuple[str, ...]:
+@dataclasses.dataclass(frozen=True)
+class NodeAccess:
+    """What a node's container needs to run dockerd: privileges and a writable cgroup tree."""
+
+    privileges: Privileges
+    volumes: tuple[str, ...]
+
+
+def node_access() -> NodeAccess:
     """--privileged when this engine grants it, else the explicit capability list (detected, once per up)."""
-    cgroup_v1 = docker("info", "--format", "{{.CgroupVersion}}").strip() == "1"
-    cgroups = CGROUP_V1_MOUNT if cgroup_v1 else CGROUP_V2_NAMESPACE
-    probe = subprocess.run(
-        ["docker", "run", "--rm", "--privileged", "--entrypoint", "true", NODE_IMAGE],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    if probe.returncode == 0:
+    host = local()
+    cgroup_v1 = str(host.info().get("CgroupVersion")) == "1"
+    volumes = (CGROUP_V1_MOUNT,) if cgroup_v1 else ()
+
+    def with_cgroups(privileges: Privileges) -> NodeAccess:
+        cgroupns = None if cgroup_v1 else CGROUP_V2_NAMESPACE
+        return NodeAccess(dataclasses.replace(privileges, cgroupns=cgroupns), volumes)
+
+    try:
+        probe = host.run_to_end(
+            NODE_IMAGE, entrypoint="true", privileges=with_cgroups(PRIVILEGED).privileges, quiet=True
+        )
+        reason = probe.stderr
+    except EngineError as exc:
+        probe, reason = None, str(exc)
+    if probe is not None and probe.returncode == 0:
         say("privileges: --privileged")
-        return (*PRIVILEGED, *cgroups)
+        return with_cgroups(PRIVILEGED)
     # The runtime's reason is at the end of a long first line ("... unable to apply caps: ...").
-    reason = (probe.stderr.strip().splitlines() or ["no error output"])[0].rsplit("create failed: ", 1)[-1]
+    reason = (reason.strip().splitlines() or ["no error output"])[0].rsplit("create failed: ", 1)[-1]
     say(f"privileges: --privileged refused here ({reason}); using the capability list instead")
-    return (*CAPABILITIES, *cgroups)
+    return with_cgroups(CAPABILITIES)
 
 
 # ------------------------------------------------------------------------------
@@ -186,19 +191,19 @@ def privilege_flags() -> tuple[str, ...]:
 # ------------------------------------------------------------------------------
 def container_state(name: str) -> str | None:
     """'running', 'exited', ... or None when there is no such container."""
-    out = docker("container", "inspect", "--format", "{{.State.Status}}", name, check=False).strip()
-    return out or None
+    return local().container_state(name)
 
 
 def ensure_network(settings: ClusterSettings) -> None:
-    existing = docker("network", "inspect", "--format", "{{json .IPAM.Config}}", NETWORK, check=False).strip()
+    existing = local().network(NETWORK)
     if existing:
-        subnets = [c.get("Subnet") for c in json.loads(existing) or []]
-        if settings.subnet not in subnets:
-            raise ClusterError(f"network {NETWORK} exists with {subnets}, not {settings.subnet}: run down first")
+        if settings.subnet not in existing.subnets:
+            raise ClusterError(
+                f"network {NETWORK} exists with {list(existing.subnets)}, not {settings.subnet}: run down first"
+            )
         return
     say(f"network {NETWORK} ({settings.subnet})")
-    docker("network", "create", "--driver", "bridge", "--subnet", settings.subnet, "--label", LABEL, NETWORK)
+    local().network_create(NETWORK, subnet=settings.subnet, labels={LABEL: ""})
 
 
 def ensure_registry(settings: ClusterSettings) -> None:
@@ -208,37 +213,37 @@ def ensure_registry(settings: ClusterSettings) -> None:
             f"registry {REGISTRY_CONTAINER}: {REGISTRY_HOST}:{REGISTRY_INNER_PORT} for the nodes, "
             f"127.0.0.1:{settings.registry_port} for the host"
         )
-        docker(
-            "run", "--detach", "--name", REGISTRY_CONTAINER, "--hostname", REGISTRY_HOST,
-            "--network", NETWORK, "--network-alias", REGISTRY_HOST, "--label", LABEL,
-            "--publish", f"127.0.0.1:{settings.registry_port}:{REGISTRY_INNER_PORT}",
-            "--volume", f"{REGISTRY_CONTAINER}-data:/var/lib/docker-registry",
+        local().run(
             REGISTRY_IMAGE,
-        )  # fmt: skip
+            name=REGISTRY_CONTAINER,
+            hostname=REGISTRY_HOST,
+            network=NETWORK,
+            aliases=[REGISTRY_HOST],
+            labels={LABEL: ""},
+            publish=[("127.0.0.1", settings.registry_port, REGISTRY_INNER_PORT)],
+            volumes=[f"{REGISTRY_CONTAINER}-data:/var/lib/docker-registry"],
+        )
     elif state != "running":
         say(f"registry {REGISTRY_CONTAINER}: starting ({state})")
-        docker("start", REGISTRY_CONTAINER)
+        local().start(REGISTRY_CONTAINER)
     port = registry_port()
-    deadline = time.monotonic() + 60
-    while True:
+
+    def answers() -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2):
-                break
-        except (urllib.error.URLError, OSError) as exc:
-            if time.monotonic() > deadline:
-                raise ClusterError(f"the registry does not answer on 127.0.0.1:{port}: {exc}") from exc
-            time.sleep(0.5)
+                return True
+        except (urllib.error.URLError, OSError):
+            return False
+
+    try:
+        wait_until(f"the registry to answer on 127.0.0.1:{port}", answers, timeout=60, interval=0.5)
+    except WaitTimeout as exc:
+        raise ClusterError(str(exc)) from exc
     say(f"registry answers on 127.0.0.1:{port}")
 
 
-def _published(name: str, target: str) -> int | None:
-    out = docker("container", "inspect", "--format", "{{json .HostConfig.PortBindings}}", name, check=False)
-    bindings = (json.loads(out.strip() or "null") or {}).get(target) or []
-    return int(bindings[0]["HostPort"]) if bindings else None
-
-
 def registry_port() -> int:
-    port = _published(REGISTRY_CONTAINER, f"{REGISTRY_INNER_PORT}/tcp")
+    port = local().published_port(REGISTRY_CONTAINER, f"{REGISTRY_INNER_PORT}/tcp")
     if port is None:
         raise ClusterError("the registry container is missing: python -m ops.cluster up")
     return port
@@ -262,47 +267,60 @@ def daemon_config(node: str) -> str:
     )
 
 
-def start_node(node: str, settings: ClusterSettings, privileges: tuple[str, ...]) -> None:
+def start_node(node: str, settings: ClusterSettings, access: NodeAccess | None) -> None:
     name = container(node)
     state = container_state(name)
     if state == "running":
         return
     if state is not None:
         say(f"node {node}: starting ({state})")
-        docker("start", name)
+        local().start(name)
         return
+    assert access is not None, "a node is created only with the privileges this engine grants"
     say(f"node {node}: {name} at {settings.address(node)}, gateway on 127.0.0.1:{settings.node_gateway_port(node)}")
-    cmd = ["run", "--detach", "--name", name, "--hostname", node, "--init", "--label", LABEL]
-    cmd += ["--network", NETWORK, "--ip", settings.address(node), "--network-alias", node]
-    cmd += [*privileges, "--volume", f"{name}-docker:/var/lib/docker", "--env", f"DOCKERD_CONFIG={daemon_config(node)}"]
-    cmd += ["--publish", f"127.0.0.1:{settings.node_gateway_port(node)}:80"]
-    dockerd_args = ["--host", "unix:///var/run/docker.sock"]
+    socket_dir = node_socket(node).parent
+    socket_dir.mkdir(parents=True, exist_ok=True)
+    if len(str(node_socket(node))) > 100:
+        raise ClusterError(f"{node_socket(node)} is too long for a Unix socket; use a shorter checkout path")
+    publish = [("127.0.0.1", settings.node_gateway_port(node), 80)]
     if node == MANAGER:
-        socket_dir = manager_socket().parent
-        socket_dir.mkdir(parents=True, exist_ok=True)
-        if len(str(manager_socket())) > 100:
-            raise ClusterError(f"{manager_socket()} is too long for a Unix socket; use a shorter checkout path")
-        cmd += ["--publish", f"127.0.0.1:{settings.viz_port}:8080", "--volume", f"{socket_dir}:/run/host-api"]
-        dockerd_args += ["--host", "unix:///run/host-api/docker.sock"]
-    docker(*cmd, NODE_IMAGE, *dockerd_args)
+        publish.append(("127.0.0.1", settings.viz_port, 8080))
+    local().run(
+        NODE_IMAGE,
+        ["--host", "unix:///var/run/docker.sock", "--host", f"unix://{NODE_SOCKET_DIR}/docker.sock"],
+        name=name,
+        hostname=node,
+        init=True,
+        labels={LABEL: ""},
+        network=NETWORK,
+        ip=settings.address(node),
+        aliases=[node],
+        privileges=access.privileges,
+        volumes=[f"{name}-docker:/var/lib/docker", *access.volumes, f"{socket_dir}:{NODE_SOCKET_DIR}"],
+        env={"DOCKERD_CONFIG": daemon_config(node)},
+        publish=publish,
+    )
 
 
 def wait_engine(node: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        out = on_node(node, "info", "--format", "{{.Driver}}", check=False, timeout=30).strip()
-        if out:
-            if out != "overlay2":
-                raise ClusterError(f"node {node}: storage driver {out}, expected overlay2")
-            return
+    engine = node_engine(node)
+
+    def storage_driver() -> str | None:
+        try:
+            return engine.info()["Driver"]
+        except EngineError:
+            pass
         if container_state(container(node)) != "running":
-            logs = subprocess.run(["docker", "logs", "--tail", "15", container(node)], capture_output=True, text=True)
-            raise ClusterError(f"node {node} stopped while starting:\n{logs.stderr or logs.stdout}")
-        if time.monotonic() > deadline:
-            raise ClusterError(
-                f"node {node}: dockerd does not answer after {timeout:.0f}s (docker logs {container(node)})"
-            )
-        time.sleep(1)
+            logs = local().logs(container(node), tail=15)
+            raise ClusterError(f"node {node} stopped while starting:\n{logs}")
+        return None
+
+    try:
+        driver = wait_until(f"dockerd on node {node} to answer", storage_driver, timeout=timeout, interval=1)
+    except WaitTimeout as exc:
+        raise ClusterError(f"{exc} (docker logs {container(node)})") from exc
+    if driver != "overlay2":
+        raise ClusterError(f"node {node}: storage driver {driver}, expected overlay2")
 
 
 # ------------------------------------------------------------------------------
@@ -310,22 +328,23 @@ def wait_engine(node: str, timeout: float = 90) -> None:
 # ------------------------------------------------------------------------------
 def swarm_state(node: str) -> tuple[str, str]:
     """(LocalNodeState, NodeID) as the node's own engine reports them."""
-    out = on_node(node, "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}").split()
-    return out[0], out[1] if len(out) > 1 else ""
+    swarm = node_engine(node).info()["Swarm"]
+    return swarm["LocalNodeState"], swarm.get("NodeID", "")
 
 
-def swarm_nodes() -> list[dict]:
-    return stack.json_lines(on_node(MANAGER, "node", "ls", "--format", "{{json .}}"))
+def swarm_nodes() -> list[Node]:
+    return node_engine(MANAGER).nodes()
 
 
 def ensure_swarm(settings: ClusterSettings) -> None:
+    manager = node_engine(MANAGER)
+    manager_address = f"{settings.address(MANAGER)}:2377"
     state, _ = swarm_state(MANAGER)
     if state != "active":
-        address = settings.address(MANAGER)
-        say(f"swarm init on {MANAGER} --advertise-addr {address}")
-        on_node(MANAGER, "swarm", "init", "--advertise-addr", address, "--listen-addr", f"{address}:2377")
-    token = on_node(MANAGER, "swarm", "join-token", "--quiet", "worker").strip()
-    known = {row["ID"] for row in swarm_nodes()}
+        say(f"swarm init on {MANAGER}")
+        manager.swarm_init(settings.address(MANAGER), listen_addr=manager_address)
+    token = manager.worker_token()
+    known = {row.id for row in manager.nodes()}
     for node in NODES:
         if node == MANAGER:
             continue
@@ -335,47 +354,62 @@ def ensure_swarm(settings: ClusterSettings) -> None:
         if state != "inactive":
             # A member of a swarm that no longer exists (m1 was recreated): start over.
             say(f"node {node}: leaving its old swarm ({state})")
-            on_node(node, "swarm", "leave", "--force", check=False)
-        address = settings.address(node)
-        say(f"node {node}: swarm join --advertise-addr {address} {settings.address(MANAGER)}:2377")
-        on_node(
-            node, "swarm", "join", "--token", token, "--advertise-addr", address, f"{settings.address(MANAGER)}:2377"
-        )
+            with contextlib.suppress(EngineError):
+                node_engine(node).swarm_leave()
+        say(f"node {node}: joining the swarm")
+        node_engine(node).swarm_join(token, manager_address, settings.address(node))
     _forget_replaced_nodes()
 
 
 def _forget_replaced_nodes() -> None:
     """A node that rejoined leaves its old entry behind, Down; remove those."""
     rows = swarm_nodes()
-    ready = {row["Hostname"] for row in rows if row["Status"] == "Ready"}
+    ready = {row.hostname for row in rows if row.status == "ready"}
     for row in rows:
-        if row["Status"] == "Down" and row["Hostname"] in ready:
-            on_node(MANAGER, "node", "rm", "--force", row["ID"], check=False)
+        if row.status == "down" and row.hostname in ready:
+            with contextlib.suppress(EngineError):
+                node_engine(MANAGER).node_remove(row.id)
 
 
 def wait_nodes_ready(expected: Sequence[str] = NODES, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        ready = sorted(row["Hostname"] for row in swarm_nodes() if row["Status"] == "Ready")
-        if set(expected) <= set(ready):
-            say(f"swarm nodes ready: {', '.join(ready)}")
-            return
-        if time.monotonic() > deadline:
-            raise ClusterError(f"after {timeout:.0f}s only {ready} are Ready, expected {list(expected)}")
-        time.sleep(1)
+    ready: list[str] = []
+
+    def all_ready() -> bool:
+        ready[:] = sorted(row.hostname for row in swarm_nodes() if row.status == "ready")
+        return set(expected) <= set(ready)
+
+    try:
+        wait_until(
+            f"swarm nodes {', '.join(expected)} to be Ready",
+            all_ready,
+            timeout=timeout,
+            interval=1,
+            explain=lambda: f"only {ready} are Ready",
+        )
+    except WaitTimeout as exc:
+        raise ClusterError(str(exc)) from exc
+    say(f"swarm nodes ready: {', '.join(ready)}")
+
+
+def print_nodes() -> None:
+    """What `docker node ls` shows."""
+    print(f"{'HOSTNAME':<10} {'ROLE':<8} {'STATUS':<8} {'AVAILABILITY':<13} LEADER")
+    for row in sorted(swarm_nodes(), key=lambda n: n.hostname):
+        print(f"{row.hostname:<10} {row.role:<8} {row.status:<8} {row.availability:<13} {'yes' if row.leader else ''}")
 
 
 def settings_in_use(defaults: ClusterSettings) -> ClusterSettings:
     """The ports and subnet the existing containers were started with (they win over flags)."""
-    ports = {node: _published(container(node), "80/tcp") for node in NODES}
+    host = local()
+    ports = {node: host.published_port(container(node), "80/tcp") for node in NODES}
     if ports[MANAGER] is None:
         return defaults
-    subnet = docker("network", "inspect", "--format", "{{(index .IPAM.Config 0).Subnet}}", NETWORK, check=False)
+    network = host.network(NETWORK)
     return ClusterSettings(
-        subnet=subnet.strip() or defaults.subnet,
+        subnet=network.subnets[0] if network and network.subnets else defaults.subnet,
         gateway_port=ports[MANAGER],
-        viz_port=_published(container(MANAGER), "8080/tcp") or defaults.viz_port,
-        registry_port=_published(REGISTRY_CONTAINER, f"{REGISTRY_INNER_PORT}/tcp") or defaults.registry_port,
+        viz_port=host.published_port(container(MANAGER), "8080/tcp") or defaults.viz_port,
+        registry_port=host.published_port(REGISTRY_CONTAINER, f"{REGISTRY_INNER_PORT}/tcp") or defaults.registry_port,
     )
 
 
@@ -404,30 +438,23 @@ def require_manager() -> None:
 def push_images(tag: str, infra_tag: str, *, build: bool) -> None:
     """demo/<service>:<tag> from the host, pushed as 127.0.0.1:<port>/<service>:<tag>."""
     wanted = {service: tag if kind == "tag" else infra_tag for service, kind in STACK_SERVICES_IMAGES.items()}
-    missing = [s for s, t in wanted.items() if not images.image_exists(f"demo/{s}:{t}")]
+    missing = [s for s, t in wanted.items() if not bases.image_exists(f"demo/{s}:{t}")]
     if missing and not build:
         raise ClusterError(f"images missing: {', '.join(f'demo/{s}:{wanted[s]}' for s in missing)} (drop --no-build)")
     for image_tag in sorted({wanted[s] for s in missing}):
-        argv = ["build", "--tag", image_tag]
-        for service in missing:
-            if wanted[service] == image_tag:
-                argv += ["--service", service]
-        say(f"building what is missing: python -m ops.images {' '.join(argv)}")
-        if images.main(argv):
-            raise ClusterError("image build failed")
+        services = [service for service in missing if wanted[service] == image_tag]
+        say(f"building what is missing: {', '.join(services)} as demo/<service>:{image_tag}")
+        images.build(services, tag=image_tag)
     port = registry_port()
+    host = local()
     for service, image_tag in wanted.items():
         target = f"127.0.0.1:{port}/{service}:{image_tag}"
-        docker("tag", f"demo/{service}:{image_tag}", target)
-        started = time.monotonic()
-        docker("push", "--quiet", target, timeout=600)
+        host.tag(f"demo/{service}:{image_tag}", target)
+        started = dt.datetime.now(dt.UTC)
+        host.push(target)
         # The image stays as demo/<service>; the extra name would outlive a rebuild of it.
-        docker("image", "rm", target)
-        say(f"pushed {target} ({time.monotonic() - started:.1f}s)")
-
-
-def manager_socket_gid() -> int:
-    return int(docker("exec", container(MANAGER), "stat", "-c", "%g", "/var/run/docker.sock").strip())
+        host.image_remove(target)
+        say(f"pushed {target} ({(dt.datetime.now(dt.UTC) - started).total_seconds():.1f}s)")
 
 
 def print_urls(settings: ClusterSettings) -> None:
@@ -443,20 +470,18 @@ def print_urls(settings: ClusterSettings) -> None:
 # ------------------------------------------------------------------------------
 # Tasks
 # ------------------------------------------------------------------------------
-def running_tasks() -> list[dict]:
-    """Tasks of the stack that are running now: {'Name', 'Node', 'Image', 'CurrentState', ...}."""
-    out = on_node(MANAGER, "stack", "ps", "--no-trunc", "--filter", "desired-state=running", "--format", "{{json .}}",
-                  stack.STACK, check=False)  # fmt: skip
-    return [t for t in stack.json_lines(out) if t["CurrentState"].startswith("Running")]
+def running_tasks() -> list[Task]:
+    """Tasks of the stack that are running now."""
+    return [t for t in stack.stack_tasks(engine=manager_engine()) if t.running]
 
 
 def tasks_by_node() -> dict[str, list[str]]:
     placement: dict[str, list[str]] = {node: [] for node in NODES}
     for task in running_tasks():
-        service, _, slot = task["Name"].removeprefix(f"{stack.STACK}_").rpartition(".")
-        # A global service's task is named after its node's id: the service name says enough.
-        name = f"{service}.{slot}" if slot.isdigit() else service
-        placement.setdefault(task["Node"], []).append(name)
+        service = task.service.removeprefix(f"{stack.STACK}_")
+        # A global service's task has no slot (one per node): the service name says enough.
+        name = f"{service}.{task.slot}" if task.slot is not None else service
+        placement.setdefault(task.node, []).append(name)
     return {node: sorted(names) for node, names in placement.items()}
 
 
@@ -465,22 +490,12 @@ def print_tasks() -> None:
         print(f"  {node:<4} {len(names):2d} tasks  {' '.join(names) or '-'}")
 
 
-def rebalanced_services() -> list[str]:
+def rebalanced_services(manager: Engine) -> list[str]:
     """Replicated services free to move: no placement constraint (Redis and viz are pinned to m1)."""
-    names = []
-    for spec in json.loads(on_node(MANAGER, "service", "inspect", *_stack_service_ids()) or "[]"):
-        replicated = "Replicated" in spec["Spec"]["Mode"]
-        pinned = (spec["Spec"]["TaskTemplate"].get("Placement") or {}).get("Constraints")
-        if replicated and not pinned:
-            names.append(spec["Spec"]["Name"])
-    return sorted(names)
-
-
-def _stack_service_ids() -> list[str]:
-    ids = on_node(MANAGER, "service", "ls", "--quiet", "--filter", f"label={stack.NAMESPACE_LABEL}={stack.STACK}")
-    if not ids.split():
+    services = stack.stack_services(engine=manager)
+    if not services:
         raise ClusterError(f"stack {stack.STACK} is not deployed on the cluster: python -m ops.cluster deploy")
-    return ids.split()
+    return [s.name for s in services if s.mode == "replicated" and not s.constraints]
 
 
 # ------------------------------------------------------------------------------
@@ -501,20 +516,21 @@ def cmd_up(args: argparse.Namespace) -> int:
     ensure_network(settings)
     ensure_registry(settings)
     missing = [node for node in NODES if container_state(container(node)) is None]
-    privileges = privilege_flags() if missing else ()
-    current = images._inspect(NODE_IMAGE, "{{.Id}}")
+    access = node_access() if missing else None
+    node_image = local().image(NODE_IMAGE)
     for node in NODES:
-        start_node(node, settings, privileges)
-        if docker("container", "inspect", "--format", "{{.Image}}", container(node)).strip() != current:
+        start_node(node, settings, access)
+        running = local().inspect_container(container(node)) or {}
+        if node_image is None or running.get("Image") != node_image.id:
             say(f"node {node} runs an older {NODE_IMAGE}; `down` then `up` replaces it (the swarm starts over)")
     for node in NODES:
         wait_engine(node)
     say("engines answer on every node (storage driver overlay2)")
     ensure_swarm(settings)
     wait_nodes_ready()
-    print(on_node(MANAGER, "node", "ls"), end="")
+    print_nodes()
     print_urls(settings)
-    say(f"cluster up in {time.monotonic() - stack._started:.0f}s; next: python -m ops.cluster deploy")
+    say(f"cluster up in {cli.elapsed():.0f}s; next: python -m ops.cluster deploy")
     return 0
 
 
@@ -528,49 +544,54 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         infra_tag=args.infra_tag,
         gateway_port=80,
         viz_port=8080,
-        docker_socket_gid=manager_socket_gid(),
     )
-    with manager_engine():
-        stack.ensure_secret()
-        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
-        stack.deploy(stack_settings)
-        stack.wait_converged(timeout=args.timeout, since=since)
+    manager = manager_engine()
+    stack.ensure_secret(engine=manager)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+    stack.deploy(stack_settings, engine=manager)
+    stack.wait_converged(timeout=args.timeout, since=since, engine=manager)
     say(f"stack {stack.STACK} is up on the cluster: every service converged, every task healthy")
     print_tasks()
     print_urls(settings)
-    say(f"deploy took {time.monotonic() - stack._started:.0f}s")
+    say(f"deploy took {cli.elapsed():.0f}s")
     return 0
 
 
 def remove_pushed_names() -> int:
     """Host-side names of pushed images (127.0.0.1:<registry port>/...); the demo/* images stay."""
-    port = _published(REGISTRY_CONTAINER, f"{REGISTRY_INNER_PORT}/tcp") or ClusterSettings().registry_port
-    rows = docker("images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}").splitlines()
+    host = local()
+    port = host.published_port(REGISTRY_CONTAINER, f"{REGISTRY_INNER_PORT}/tcp") or ClusterSettings().registry_port
+    prefix = f"127.0.0.1:{port}/"
     refs = []
-    for repository, tag, digest in (row.split() for row in rows):
-        if repository.startswith(f"127.0.0.1:{port}/"):
-            refs.append(f"{repository}:{tag}" if tag != "<none>" else f"{repository}@{digest}")
+    for image in host.images():
+        tags = [tag for tag in image.tags if tag.startswith(prefix)]
+        refs += tags or [digest for digest in image.digests if digest.startswith(prefix)]
     for ref in refs:
-        docker("image", "rm", ref, check=False)
+        with contextlib.suppress(EngineError):
+            host.image_remove(ref)
     return len(refs)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    host = local()
     if removed := remove_pushed_names():
         say(f"removed {removed} host-side names of images pushed to the registry")
-    names = docker("ps", "--all", "--quiet", "--filter", f"label={LABEL}").split()
+    names = [c.id for c in host.containers({LABEL: ""}, all=True)]
     if names:
         say(f"removing {len(names)} containers (nodes and registry)")
-        docker("rm", "--force", "--volumes", *names, timeout=300)
+        host.remove_containers(names, force=True, volumes=True)
     volumes = [f"{container(node)}-docker" for node in NODES] + [f"{REGISTRY_CONTAINER}-data"]
-    present = [v for v in volumes if docker("volume", "inspect", "--format", "{{.Name}}", v, check=False).strip()]
+    present = [v for v in volumes if host.volume_exists(v)]
+    for volume in present:
+        if not host.volume_remove(volume):
+            raise ClusterError(f"volume {volume} could not be removed")
     if present:
-        docker("volume", "rm", *present)
         say(f"removed volumes {', '.join(present)}")
-    if docker("network", "inspect", "--format", "{{.Name}}", NETWORK, check=False).strip():
-        docker("network", "rm", NETWORK)
+    if host.network(NETWORK):
+        host.network_remove(NETWORK)
         say(f"removed network {NETWORK}")
-    manager_socket().unlink(missing_ok=True)
+    for node in NODES:
+        node_socket(node).unlink(missing_ok=True)
     removed = sum(remove_empty_cgroups(cgroup_parent(node)) for node in NODES)
     if removed:
         say(f"removed {removed} empty cgroups the nodes' killed containers left in the host's tree")
@@ -585,9 +606,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("m1 is not running: python -m ops.cluster up")
         return 1
     print()
-    print(on_node(MANAGER, "node", "ls"), end="")
+    print_nodes()
     print()
-    print(on_node(MANAGER, "stack", "services", stack.STACK, check=False) or "stack not deployed\n", end="")
+    manager = manager_engine()
+    if stack.STACK in manager.stacks():
+        stack.print_services(stack.service_states(engine=manager), stack.stack_services(engine=manager))
+    else:
+        print("stack not deployed")
     print()
     print_tasks()
     print_urls(settings_in_use(ClusterSettings()))
@@ -600,8 +625,7 @@ def cmd_kill_node(args: argparse.Namespace) -> int:
         raise ClusterError(f"{name} is not running")
     if args.node == MANAGER:
         say("m1 is the only manager: without it the swarm cannot reschedule anything until it is back")
-    say(f"docker kill {name}")
-    docker("kill", name)
+    local().kill(name)
     say(f"{args.node} is gone; the manager marks it Down after missing heartbeats (watch: python -m ops.cluster tasks)")
     return 0
 
@@ -610,8 +634,7 @@ def cmd_start_node(args: argparse.Namespace) -> int:
     name = container(args.node)
     if container_state(name) is None:
         raise ClusterError(f"{name} does not exist: python -m ops.cluster up")
-    say(f"docker start {name}")
-    docker("start", name)
+    local().start(name)
     wait_engine(args.node)
     if args.node != MANAGER or container_state(container(MANAGER)) == "running":
         wait_nodes_ready([args.node], timeout=args.timeout)
@@ -621,13 +644,11 @@ def cmd_start_node(args: argparse.Namespace) -> int:
 
 def cmd_rebalance(args: argparse.Namespace) -> int:
     require_manager()
-    services = rebalanced_services()
+    manager = manager_engine()
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
-    for service in services:
-        say(f"docker service update --force {service}")
-        on_node(MANAGER, "service", "update", "--detach", "--force", "--no-resolve-image", service)
-    with manager_engine():
-        stack.wait_converged(timeout=args.timeout, since=since)
+    for service in rebalanced_services(manager):
+        manager.service_update(service, force=True)
+    stack.wait_converged(timeout=args.timeout, since=since, engine=manager)
     say("rebalanced; tasks now run on:")
     print_tasks()
     return 0
@@ -719,7 +740,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return cli.run(parse_args(argv), expected=(ClusterError, stack.StackError, images.BuildError), say=say)
+    return cli.run(parse_args(argv), expected=(ClusterError, stack.StackError, bases.BuildError, EngineError))
 
 
 if __name__ == "__main__":

@@ -23,14 +23,16 @@ import json
 import os
 import shutil
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from ops import cli, images, stack
+from common.waiting import WaitTimeout, wait_until
+from ops import bases, cli, images, stack
+from ops.cli import say
+from ops.engine import EngineError, local
 
 REPO = Path(__file__).resolve().parent.parent
 STACK_FILE = REPO / "monitoring-stack.yml"
@@ -43,15 +45,15 @@ DASHBOARD_PATH = "/consoles/index.html"
 
 def _finish_debian(rootfs: Path) -> None:
     # apt over HTTPS inside builds must trust an intercepting proxy's CA as well.
-    shutil.copyfile(images.host_ca_bundle(), rootfs / "etc/ssl/certs/ca-certificates.crt")
+    shutil.copyfile(bases.host_ca_bundle(), rootfs / "etc/ssl/certs/ca-certificates.crt")
 
 
 # The plain Debian base Prometheus is installed on: the public image's offline equivalent.
-DEBIAN_BASE = images.Base(
+DEBIAN_BASE = bases.Base(
     key="debian",
     build_arg="DEBIAN_IMAGE",
     public="debian:bookworm-slim",
-    offline=f"offline/debian:{images.DEBIAN_SUITE}",
+    offline=f"offline/debian:{bases.DEBIAN_SUITE}",
     packages=("ca-certificates",),
     changes=('CMD ["bash"]',),
     finish=_finish_debian,
@@ -82,8 +84,6 @@ class Settings:
             "REGISTRY": self.registry,
             "TAG_PROMETHEUS": self.tag,
             "PROMETHEUS_PORT": str(self.port),
-            # Service discovery reads the manager's socket as the image's user with the socket's group.
-            "DOCKER_SOCKET_GID": os.environ.get("DOCKER_SOCKET_GID") or str(stack.DOCKER_SOCKET.stat().st_gid),
         }
 
 
@@ -93,12 +93,12 @@ class Settings:
 def build_image(settings: Settings, *, offline: str = "auto", pull_timeout: float = 20, verbose: bool = False) -> str:
     """Build <registry>/prometheus:<tag> and return its name."""
     with images.exclusive_run():
-        if offline == "no" or (offline == "auto" and images.public_base_usable(DEBIAN_BASE, pull_timeout)):
+        if offline == "no" or (offline == "auto" and bases.public_base_usable(DEBIAN_BASE, pull_timeout)):
             base = DEBIAN_BASE.public
         else:
-            images.build_offline_bases([DEBIAN_BASE], force=False, mirror=None)
+            bases.build_offline_bases([DEBIAN_BASE], force=False, mirror=None)
             base = DEBIAN_BASE.offline
-        images.say(f"prometheus: on {base}")
+        say(f"prometheus: on {base}")
         build_args = {DEBIAN_BASE.build_arg: base, **_apt_proxy_build_args()}
         spec = images.ImageSpec("prometheus", CONTEXT / "Dockerfile", CONTEXT, build_args)
         images.docker_build(spec, settings.image, verbose=verbose)
@@ -108,8 +108,8 @@ def build_image(settings: Settings, *, offline: str = "auto", pull_timeout: floa
 def _apt_proxy_build_args() -> dict[str, str]:
     """The proxy the host's apt uses, for apt-get inside the build (docker passes these through)."""
     try:
-        return images.host_apt_source().environment()
-    except images.BuildError:
+        return bases.host_apt_source().environment()
+    except bases.BuildError:
         return {}
 
 
@@ -117,7 +117,7 @@ def _apt_proxy_build_args() -> dict[str, str]:
 # Stack
 # ------------------------------------------------------------------------------
 def main_stack_networks_missing() -> list[str]:
-    present = set(stack.docker("network", "ls", "--filter", "driver=overlay", "--format", "{{.Name}}").split())
+    present = {network.name for network in local().networks(driver="overlay")}
     return [name for name in MAIN_NETWORKS if name not in present]
 
 
@@ -127,22 +127,16 @@ def deploy(settings: Settings, *, timeout: float = 300) -> None:
         raise MonitoringError(
             f"the main stack's networks {', '.join(missing)} do not exist: deploy it first (python -m ops.stack up)"
         )
-    cmd = ["stack", "deploy", "--prune", "--resolve-image", "never"]
-    if "--detach" in stack.docker("stack", "deploy", "--help"):
-        cmd.append("--detach=true")
-    cmd += ["--compose-file", str(STACK_FILE), STACK]
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
-    stack.say(f"docker {' '.join(cmd).replace(str(REPO) + '/', '')}")
-    for line in stack.docker(*cmd, env=settings.environment()).splitlines():
-        if line.startswith(("Creating", "Updating", "Removing")):
-            stack.say("  " + line)
+    stack.deploy_file(STACK_FILE, STACK, settings.environment(), engine=local(), registry_auth=False)
     stack.wait_converged(STACK, timeout=timeout, since=since)
-    deadline = time.monotonic() + timeout
-    while not _ready(settings):
-        if time.monotonic() > deadline:
-            raise MonitoringError(f"Prometheus does not answer on {settings.url}/-/ready")
-        time.sleep(1)
-    stack.say(f"stack {STACK} is up: Prometheus ready on {settings.url}")
+    try:
+        wait_until(
+            f"Prometheus to answer on {settings.url}/-/ready", lambda: _ready(settings), timeout=timeout, interval=1
+        )
+    except WaitTimeout as exc:
+        raise MonitoringError(str(exc)) from exc
+    say(f"stack {STACK} is up: Prometheus ready on {settings.url}")
 
 
 def _ready(settings: Settings) -> bool:
@@ -155,25 +149,7 @@ def _ready(settings: Settings) -> bool:
 
 def remove(*, volumes: bool = False, timeout: float = 120) -> None:
     """Remove the monitoring stack and wait until its containers are gone (the main stack is untouched)."""
-    if STACK in stack.docker("stack", "ls", "--format", "{{.Name}}").split():
-        stack.say(f"docker stack rm {STACK}")
-        stack.docker("stack", "rm", STACK)
-    label = f"label={stack.NAMESPACE_LABEL}={STACK}"
-    deadline = time.monotonic() + timeout
-    while stack.docker("ps", "--all", "--quiet", "--filter", label).split():
-        if time.monotonic() > deadline:
-            raise MonitoringError(f"containers of stack {STACK} still there after {timeout:.0f}s")
-        time.sleep(1)
-    if volumes:
-        for volume in stack.docker("volume", "ls", "--quiet", "--filter", label).split():
-            # A just-removed container can hold its volume for a moment.
-            for _ in range(20):
-                if stack.docker("volume", "rm", volume, check=False).strip():
-                    break
-                time.sleep(0.5)
-            else:
-                raise MonitoringError(f"volume {volume} could not be removed")
-            stack.say(f"removed volume {volume}")
+    stack.remove(STACK, volumes=volumes, timeout=timeout)
 
 
 # ------------------------------------------------------------------------------
@@ -228,10 +204,11 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    if STACK not in stack.docker("stack", "ls", "--format", "{{.Name}}").split():
+    engine = local()
+    if engine.swarm_state() != "active" or STACK not in engine.stacks():
         print(f"stack {STACK} is not deployed (python -m ops.monitoring up)")
         return 1
-    print(stack.docker("stack", "services", STACK), end="")
+    stack.print_services(stack.service_states(STACK, engine=engine), stack.stack_services(STACK, engine=engine))
     settings = settings_from(args)
     try:
         found = targets(settings)
@@ -252,7 +229,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_down(args: argparse.Namespace) -> int:
     remove(volumes=args.volumes, timeout=args.timeout)
-    stack.say(f"stack {STACK} removed" + ("" if args.volumes else " (metrics volume kept; --volumes removes it)"))
+    say(f"stack {STACK} removed" + ("" if args.volumes else " (metrics volume kept; --volumes removes it)"))
     return 0
 
 
@@ -300,7 +277,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return cli.run(parse_args(argv), expected=(MonitoringError, stack.StackError, images.BuildError), say=stack.say)
+    return cli.run(parse_args(argv), expected=(MonitoringError, stack.StackError, bases.BuildError, EngineError))
 
 
 if __name__ == "__main__":

@@ -8,28 +8,29 @@
 `up` is idempotent: run it again after a change and only what changed is updated.
 It waits until every service has converged and every task is healthy, printing progress.
 
-Also a library for the swarm tests and ops.cluster: ``wait_converged()``, ``stack_tasks()``,
-``published_port()``; inside ``with engine(docker_host):`` every call goes to that engine instead.
+Also a library for the swarm tests, ops.cluster and ops.monitoring: ``deploy()``,
+``wait_converged()``, ``stack_tasks()``, ``published_port()``, ``remove()``; each takes the
+``engine=`` to talk to (default: the local one, or DOCKER_HOST's), e.g. a cluster's manager.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import contextvars
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import os
 import secrets
-import subprocess
 import sys
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ops import cli
+from common.waiting import WaitTimeout, wait_until
+from ops import cli, images
+from ops.bases import BuildError
+from ops.cli import say
+from ops.engine import NAMESPACE_LABEL, Engine, EngineError, Service, Task, local
+from ops.services import API_SERVICES, APP_SERVICES, DJANGO_SERVICES, INFRA_SERVICES
 
 REPO = Path(__file__).resolve().parent.parent
 STACK_FILE = REPO / "swarm-stack.yml"
@@ -37,100 +38,52 @@ NGINX_CONF = REPO / "docker" / "gateway" / "nginx.conf"
 
 STACK = "demo"
 SECRET_NAME = "demo_secret_key"  # noqa: S105 (a name, not a value)
-# The application's services; `upgrade` rolls these. viz is built and deployed with them.
-APP_SERVICES = ("customers", "products", "invoices", "frontend")
-DJANGO_SERVICES = (*APP_SERVICES, "viz")
-DOCKER_SOCKET = Path("/var/run/docker.sock")
-INFRA_SERVICES = ("redis", "gateway")
-NAMESPACE_LABEL = "com.docker.stack.namespace"
 UPDATE_IN_PROGRESS = {"updating", "rollback_started"}
 UPDATE_STUCK = {"paused", "rollback_paused"}
-
-_started = time.monotonic()
-
-
-def say(message: str) -> None:
-    print(f"[{time.monotonic() - _started:6.1f}s] {message}", flush=True)
 
 
 class StackError(RuntimeError):
     """The stack cannot be deployed or did not converge; the message says why."""
 
 
-# The engine the docker CLI talks to: None is the CLI's own choice (DOCKER_HOST or the local socket).
-_engine_host: contextvars.ContextVar[str | None] = contextvars.ContextVar("engine_host", default=None)
-
-
-@contextlib.contextmanager
-def engine(docker_host: str) -> Iterator[None]:
-    """Send every docker call of this module to another engine, e.g. a cluster's manager."""
-    token = _engine_host.set(docker_host)
-    try:
-        yield
-    finally:
-        _engine_host.reset(token)
-
-
-def docker_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a docker CLI call: `env` (default os.environ) aimed at the current engine."""
-    result = dict(os.environ if env is None else env)
-    if host := _engine_host.get():
-        result["DOCKER_HOST"] = host
-    return result
-
-
-def docker(*args: str, check: bool = True, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(
-        ["docker", *args], input=stdin, capture_output=True, text=True, check=False, env=docker_env(env)
-    )
-    if check and result.returncode:
-        raise StackError(f"docker {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
-    return result.stdout
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
 # ------------------------------------------------------------------------------
 # Swarm, secret, config
 # ------------------------------------------------------------------------------
-def ensure_swarm(advertise_addr: str | None) -> None:
-    state = docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip()
-    if state == "active":
-        if docker("info", "--format", "{{.Swarm.ControlAvailable}}").strip() != "true":
+def ensure_swarm(advertise_addr: str | None, *, engine: Engine | None = None) -> None:
+    engine = engine or local()
+    if engine.swarm_state() == "active":
+        if not engine.is_manager():
             raise StackError("this engine is a swarm worker; run ops.stack against a manager (DOCKER_HOST)")
         return
-    cmd = ["swarm", "init"] + (["--advertise-addr", advertise_addr] if advertise_addr else [])
-    say(f"no active swarm: docker {' '.join(cmd)}")
-    result = subprocess.run(["docker", *cmd], capture_output=True, text=True, check=False, env=docker_env())
-    if result.returncode and not advertise_addr and "advertise" in result.stderr:
+    say("no active swarm: creating one")
+    try:
+        engine.swarm_init(advertise_addr)
+    except EngineError as exc:
+        if advertise_addr or "advertise" not in str(exc):
+            raise StackError(f"docker swarm init failed: {exc}") from exc
         # Several interfaces and none chosen: a single-node swarm is happy on loopback.
         say("no unique address to advertise; using 127.0.0.1 (single node; pass --advertise-addr for more)")
-        docker("swarm", "init", "--advertise-addr", "127.0.0.1")
-    elif result.returncode:
-        raise StackError(f"docker swarm init failed: {result.stderr.strip()}")
+        engine.swarm_init("127.0.0.1")
 
 
-def ensure_secret(name: str = SECRET_NAME) -> None:
-    inspect = ["docker", "secret", "inspect", name]
-    if subprocess.run(inspect, capture_output=True, check=False, env=docker_env()).returncode == 0:
+def ensure_secret(name: str = SECRET_NAME, *, engine: Engine | None = None) -> None:
+    engine = engine or local()
+    if engine.secret_exists(name):
         return
     say(f"creating secret {name} (random)")
-    docker("secret", "create", name, "-", stdin=secrets.token_urlsafe(48))
+    engine.secret_create(name, secrets.token_urlsafe(48))
 
 
 def nginx_conf_version() -> str:
     return hashlib.sha256(NGINX_CONF.read_bytes()).hexdigest()[:12]
 
 
-def remove_stale_configs(stack: str, current: str) -> None:
+def remove_stale_configs(stack: str, current: str, *, engine: Engine) -> None:
     """Old gateway_nginx_* configs pile up with every nginx.conf change; drop the unused ones."""
-    names = docker("config", "ls", "--filter", f"label={NAMESPACE_LABEL}={stack}", "--format", "{{.Name}}").split()
-    for name in names:
+    for name in engine.configs({NAMESPACE_LABEL: stack}):
         if name.startswith("gateway_nginx_") and name != current:
-            # Fails while a task still uses it; it goes on a later run.
-            subprocess.run(["docker", "config", "rm", name], capture_output=True, check=False, env=docker_env())
+            # Refused while a task still uses it; it goes on a later run.
+            engine.config_remove(name)
 
 
 # ------------------------------------------------------------------------------
@@ -143,8 +96,6 @@ class StackSettings:
     infra_tag: str = "v1"
     gateway_port: int = 80
     viz_port: int = 8080
-    # Group of the manager's /var/run/docker.sock; None: DOCKER_SOCKET_GID, else the local socket's.
-    docker_socket_gid: int | None = None
 
     def environment(self) -> dict[str, str]:
         return {
@@ -153,38 +104,78 @@ class StackSettings:
             "TAG": self.tag,
             "TAG_REDIS": self.infra_tag,
             "TAG_GATEWAY": self.infra_tag,
+            "TAG_SOCKET_PROXY": self.infra_tag,
             "GATEWAY_PORT": str(self.gateway_port),
             "NGINX_CONF_VERSION": nginx_conf_version(),
             "VIZ_PORT": str(self.viz_port),
-            # viz reads the manager's socket as its non-root user with the socket's group.
-            "DOCKER_SOCKET_GID": str(self.docker_socket_gid)
-            if self.docker_socket_gid is not None
-            else os.environ.get("DOCKER_SOCKET_GID") or str(DOCKER_SOCKET.stat().st_gid),
         }
 
 
 def build_images(settings: StackSettings) -> None:
-    from ops import images
-
-    for tag, services in ((settings.tag, DJANGO_SERVICES), (settings.infra_tag, INFRA_SERVICES)):
-        argv = ["build", "--tag", tag, "--registry", settings.registry]
-        for service in services:
-            argv += ["--service", service]
-        if images.main(argv):
-            raise StackError(f"image build failed (python -m ops.images {' '.join(argv)})")
+    images.build(DJANGO_SERVICES, tag=settings.tag, registry=settings.registry)
+    images.build(INFRA_SERVICES, tag=settings.infra_tag, registry=settings.registry)
 
 
-def deploy(settings: StackSettings, stack: str = STACK) -> None:
-    cmd = ["stack", "deploy", "--prune", "--with-registry-auth", "--resolve-image", "never"]
-    if "--detach" in docker("stack", "deploy", "--help"):
-        cmd.append("--detach=true")
-    cmd += ["--compose-file", str(STACK_FILE), stack]
-    say(f"docker {' '.join(cmd).replace(str(REPO) + '/', '')}")
-    output = docker(*cmd, env=settings.environment())
-    for line in output.splitlines():
+def deploy_file(
+    compose_file: Path, stack: str, environment: dict[str, str], *, engine: Engine, registry_auth: bool = True
+) -> None:
+    """`docker stack deploy` of a compose file, printing what it creates, updates or removes."""
+    for line in engine.stack_deploy(compose_file, stack, env=environment, registry_auth=registry_auth):
         if line.startswith(("Creating", "Updating", "Removing")):
             say("  " + line)
-    remove_stale_configs(stack, f"gateway_nginx_{nginx_conf_version()}")
+
+
+def deploy(settings: StackSettings, stack: str = STACK, *, engine: Engine | None = None) -> None:
+    engine = engine or local()
+    deploy_file(STACK_FILE, stack, settings.environment(), engine=engine)
+    remove_stale_configs(stack, f"gateway_nginx_{nginx_conf_version()}", engine=engine)
+
+
+def remove(stack: str = STACK, *, volumes: bool, timeout: float, engine: Engine | None = None) -> None:
+    """Remove a stack and wait until its containers and networks are gone; with `volumes`, its volumes too."""
+    engine = engine or local()
+    if stack in engine.stacks():
+        engine.stack_remove(stack)
+    label = {NAMESPACE_LABEL: stack}
+
+    def leftovers() -> list[str]:
+        containers = engine.containers(label, all=True)
+        networks = engine.networks(labels=label)
+        return [f"{len(containers)} containers"] * bool(containers) + [f"{len(networks)} networks"] * bool(networks)
+
+    def gone() -> bool:
+        if not engine.services(label):
+            _remove_finished_job_containers(stack, engine)
+        return not leftovers()
+
+    try:
+        wait_until(
+            f"the containers and networks of stack {stack} to go",
+            gone,
+            timeout=timeout,
+            interval=1,
+            progress=lambda: say(f"waiting for {', '.join(leftovers())} to go"),
+            explain=lambda: f"still there: {', '.join(leftovers())}",
+        )
+    except WaitTimeout as exc:
+        raise StackError(str(exc)) from exc
+    if not volumes:
+        return
+    found = engine.volumes(label)
+    for volume in found:
+        try:
+            # A just-removed container can hold its volume for a moment.
+            wait_until(
+                f"volume {volume} to be removed", lambda v=volume: engine.volume_remove(v), timeout=10, interval=0.5
+            )
+        except WaitTimeout as exc:
+            raise StackError(str(exc)) from exc
+    say(f"removed {len(found)} volumes")
+
+
+def _remove_finished_job_containers(stack: str, engine: Engine) -> None:
+    """The engine keeps the exited containers of a job's tasks after the service is removed."""
+    engine.remove_containers([c.id for c in engine.containers({NAMESPACE_LABEL: stack}, all=True, status="exited")])
 
 
 # ------------------------------------------------------------------------------
@@ -199,7 +190,7 @@ class ServiceState:
     completed: int
     update_state: str
     update_message: str
-    update_completed_at: str
+    update_completed_at: dt.datetime | None
     starting_containers: int
     last_error: str
     update_pending: bool = False
@@ -213,12 +204,12 @@ class ServiceState:
     def converged(self) -> bool:
         if self.update_pending or self.update_state in UPDATE_IN_PROGRESS or self.starting_containers:
             return False
-        if self.mode == "job":
+        if self.mode == "replicated-job":
             return self.completed >= self.wanted
         return self.running == self.wanted
 
     def describe(self) -> str:
-        if self.mode == "job":
+        if self.mode == "replicated-job":
             text = f"{self.short} {self.completed}/{self.wanted} completed"
         else:
             text = f"{self.short} {self.running}/{self.wanted}"
@@ -231,118 +222,69 @@ class ServiceState:
         return text
 
 
-def stack_tasks(stack: str = STACK, service: str | None = None) -> list[dict]:
-    """Tasks as `docker service ps` reports them (JSON), newest first; every task if service is None."""
-    if service:
-        out = docker("service", "ps", "--no-trunc", "--format", "{{json .}}", f"{stack}_{service}", check=False)
-    else:
-        out = docker("stack", "ps", "--no-trunc", "--format", "{{json .}}", stack, check=False)
-    return json_lines(out)
+def stack_services(stack: str = STACK, *, engine: Engine | None = None) -> list[Service]:
+    return (engine or local()).services({NAMESPACE_LABEL: stack})
 
 
-def service_inspect(stack: str = STACK) -> list[dict]:
-    ids = docker("service", "ls", "--quiet", "--filter", f"label={NAMESPACE_LABEL}={stack}").split()
-    return json.loads(docker("service", "inspect", *ids)) if ids else []
+def stack_tasks(stack: str = STACK, service: str | None = None, *, engine: Engine | None = None) -> list[Task]:
+    """Tasks of the stack (of one of its services), newest first, as `docker service ps` lists them."""
+    engine = engine or local()
+    ids = [s.id for s in stack_services(stack, engine=engine) if service is None or s.name == f"{stack}_{service}"]
+    return engine.tasks(ids)
 
 
-def ready_nodes() -> int:
-    rows = docker("node", "ls", "--format", "{{.Status}} {{.Availability}}").splitlines()
-    return sum(1 for row in rows if row.split() == ["Ready", "Active"])
-
-
-def unhealthy_local_containers(stack: str) -> dict[str, int]:
+def unhealthy_local_containers(stack: str, *, engine: Engine) -> dict[str, int]:
     """Service name -> local containers whose healthcheck has not passed (yet)."""
-    out = docker(
-        "ps",
-        "--filter",
-        f"label={NAMESPACE_LABEL}={stack}",
-        "--format",
-        '{{.Label "com.docker.swarm.service.name"}}\t{{.Status}}',
-    )
     counts: dict[str, int] = {}
-    for line in out.splitlines():
-        name, _, status = line.partition("\t")
-        if "(health: starting)" in status or "(unhealthy)" in status:
-            counts[name] = counts.get(name, 0) + 1
+    for health in ("starting", "unhealthy"):
+        for container in engine.containers({NAMESPACE_LABEL: stack}, health=health):
+            counts[container.service] = counts.get(container.service, 0) + 1
     return counts
 
 
-def _update_pending(service: dict, since: dt.datetime | None) -> bool:
+def _update_pending(service: Service, since: dt.datetime | None) -> bool:
     """True while a task change submitted after `since` has not reached the updater yet.
 
     `docker service update --detach` and `docker stack deploy` return before the rolling update
     starts; until it does, the old tasks look converged.
     """
-    previous = service.get("PreviousSpec")
-    if since is None or not previous or "Replicated" not in service["Spec"]["Mode"]:
+    if since is None or service.mode != "replicated" or not service.template_changed:
         return False
-    # Absent and empty fields mean the same to swarm, not to a JSON comparison.
-    if _pruned(service["Spec"].get("TaskTemplate")) == _pruned(previous.get("TaskTemplate")):
+    if service.updated_at is None or service.updated_at < since:
         return False
-    updated = _docker_time(service.get("UpdatedAt", ""))
-    if updated is None or updated < since:
-        return False
-    started = _docker_time((service.get("UpdateStatus") or {}).get("StartedAt", ""))
-    return started is None or started < since
+    return service.update_started_at is None or service.update_started_at < since
 
 
-def _pruned(value: object) -> object:
-    if isinstance(value, dict):
-        kept = {key: _pruned(item) for key, item in value.items()}
-        return {key: item for key, item in kept.items() if item not in ({}, [], "", None)}
-    if isinstance(value, list):
-        return [_pruned(item) for item in value]
-    return value
-
-
-def service_states(stack: str = STACK, since: dt.datetime | None = None) -> list[ServiceState]:
-    specs = service_inspect(stack)
-    tasks = stack_tasks(stack)
-    nodes = ready_nodes()
-    not_healthy = unhealthy_local_containers(stack)
+def service_states(
+    stack: str = STACK, since: dt.datetime | None = None, *, engine: Engine | None = None
+) -> list[ServiceState]:
+    engine = engine or local()
+    services = stack_services(stack, engine=engine)
+    tasks = engine.tasks([s.id for s in services])
+    nodes = sum(node.ready for node in engine.nodes())
+    not_healthy = unhealthy_local_containers(stack, engine=engine)
     states = []
-    for spec in specs:
-        name = spec["Spec"]["Name"]
-        mode_spec = spec["Spec"]["Mode"]
-        if "Replicated" in mode_spec:
-            mode, wanted = "replicated", int(mode_spec["Replicated"].get("Replicas", 1))
-        elif "Global" in mode_spec:
-            mode, wanted = "global", nodes
-        elif "ReplicatedJob" in mode_spec:
-            mode, wanted = "job", int(mode_spec["ReplicatedJob"].get("TotalCompletions", 1))
-        else:
-            mode, wanted = "global-job", nodes
-        # Task names are "<service>.<slot>" or "<service>.<node id>" (global).
-        own = [t for t in tasks if t["Name"].rsplit(".", 1)[0].lstrip("\\_ ") == name]
-        live = [t for t in own if t["DesiredState"] == "Running" and t["CurrentState"].startswith("Running")]
-        running = len(live)
-        completed = sum(1 for t in own if t["CurrentState"].startswith("Complete"))
-        errors = [t["Error"] for t in own if t.get("Error")]
-        update = spec.get("UpdateStatus") or {}
+    for service in services:
+        own = [t for t in tasks if t.service == service.name]
+        live = [t for t in own if t.running]
+        errors = [t.error for t in own if t.error]
         states.append(
             ServiceState(
-                name=name,
-                mode=mode,
-                wanted=wanted,
-                running=running,
-                completed=completed,
-                update_state=update.get("State", ""),
-                update_message=update.get("Message", ""),
-                update_completed_at=update.get("CompletedAt", ""),
-                starting_containers=not_healthy.get(name, 0),
+                name=service.name,
+                mode=service.mode,
+                wanted=service.replicas if service.replicas is not None else nodes,
+                running=len(live),
+                completed=sum(1 for t in own if t.state == "complete"),
+                update_state=service.update_state,
+                update_message=service.update_message,
+                update_completed_at=service.update_completed_at,
+                starting_containers=not_healthy.get(service.name, 0),
                 last_error=errors[0] if errors else "",
-                update_pending=_update_pending(spec, since),
-                running_images=tuple(sorted({t["Image"].split("@")[0] for t in live})),
+                update_pending=_update_pending(service, since),
+                running_images=tuple(sorted({t.image for t in live})),
             )
         )
-    return sorted(states, key=lambda s: s.name)
-
-
-def _docker_time(value: str) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromisoformat(value[:19]).replace(tzinfo=dt.UTC)
-    except ValueError:
-        return None
+    return states
 
 
 def wait_converged(
@@ -355,6 +297,7 @@ def wait_converged(
     interval: float = 2.0,
     heal: bool = True,
     image: str | None = None,
+    engine: Engine | None = None,
 ) -> list[ServiceState]:
     """Wait until every (or each named) service runs all its tasks healthy and no update is in progress.
 
@@ -363,36 +306,49 @@ def wait_converged(
     than replicas is repaired once (see _heal_extra_tasks). With `image`, every running task
     of the named services must also run that image.
     """
+    engine = engine or local()
     wanted = {f"{stack}_{s}" for s in services} if services else None
     healed: set[str] = set()
-    deadline = time.monotonic() + timeout
-    last_report = 0.0
-    while True:
-        states = [s for s in service_states(stack, since) if wanted is None or s.name in wanted]
+    seen: list[ServiceState] = []
+    pending: list[ServiceState] = []
+
+    def check() -> list[ServiceState] | None:
+        states = [s for s in service_states(stack, since, engine=engine) if wanted is None or s.name in wanted]
         if since is not None:
             for state in states:
-                finished = _docker_time(state.update_completed_at)
+                finished = state.update_completed_at
                 recent = finished is not None and finished >= since
                 if recent and state.update_state in UPDATE_STUCK | {"rollback_completed"}:
                     raise StackError(f"{state.short}: update {state.update_state}: {state.update_message}")
         if heal:
-            _heal_extra_tasks(states, healed)
-        pending = [s for s in states if not s.converged or (image and s.running_images != (image,))]
+            _heal_extra_tasks(states, healed, engine=engine)
+        seen[:] = states
+        pending[:] = [s for s in states if not s.converged or (image and s.running_images != (image,))]
         missing = (wanted or set()) - {s.name for s in states}
-        if states and not pending and not missing:
-            return states
-        now = time.monotonic()
-        if now >= deadline:
-            detail = "; ".join(s.describe() + (f" last error: {s.last_error}" if s.last_error else "") for s in pending)
-            raise StackError(f"not converged after {timeout:.0f}s: {detail or 'no services'}")
-        if not quiet and now - last_report >= 5:
-            last_report = now
-            ready = len(states) - len(pending)
-            say(f"waiting: {ready}/{len(states)} services ready; " + ", ".join(s.describe() for s in pending))
-        time.sleep(interval)
+        return states if states and not pending and not missing else None
+
+    def progress() -> None:
+        ready = len(seen) - len(pending)
+        say(f"waiting: {ready}/{len(seen)} services ready; " + ", ".join(s.describe() for s in pending))
+
+    def explain() -> str:
+        detail = "; ".join(s.describe() + (f" last error: {s.last_error}" if s.last_error else "") for s in pending)
+        return detail or "no services"
+
+    try:
+        return wait_until(
+            f"stack {stack} to converge",
+            check,
+            timeout=timeout,
+            interval=interval,
+            progress=None if quiet else progress,
+            explain=explain,
+        )
+    except WaitTimeout as exc:
+        raise StackError(str(exc)) from exc
 
 
-def _heal_extra_tasks(states: list[ServiceState], healed: set[str]) -> None:
+def _heal_extra_tasks(states: list[ServiceState], healed: set[str], *, engine: Engine) -> None:
     """Repair the aftermath of a task failing during a start-first rolling update.
 
     The restart supervisor replaces the failed task while the updater starts its own new one,
@@ -404,42 +360,47 @@ def _heal_extra_tasks(states: list[ServiceState], healed: set[str]) -> None:
         extra = state.mode == "replicated" and state.running > state.wanted
         if extra and state.name not in healed and state.update_state not in UPDATE_IN_PROGRESS:
             healed.add(state.name)
-            say(f"{state.short}: {state.running} tasks for {state.wanted} replicas; docker service update --force")
-            docker("service", "update", "--detach", "--force", "--no-resolve-image", state.name)
+            say(f"{state.short}: {state.running} tasks for {state.wanted} replicas; forcing an update")
+            engine.service_update(state.name, force=True)
 
 
-def docker_run_in(container: str, command: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run a command inside a running container (the swarm exercises use it to probe networks)."""
-    return subprocess.run(
-        ["docker", "exec", container, *command],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=docker_env(),
-    )
-
-
-def published_port(stack: str = STACK, service: str = "gateway", target: int = 80) -> int | None:
+def published_port(
+    stack: str = STACK, service: str = "gateway", target: int = 80, *, engine: Engine | None = None
+) -> int | None:
     """The host port a service publishes for `target`, or None when it is not deployed."""
-    out = docker(
-        "service", "inspect", f"{stack}_{service}", "--format", "{{json .Spec.EndpointSpec.Ports}}", check=False
-    )
-    for port in json.loads(out.strip() or "null") or []:
-        if port.get("TargetPort") == target:
-            return int(port["PublishedPort"])
-    return None
+    try:
+        found = (engine or local()).service(f"{stack}_{service}")
+    except EngineError:
+        # Not a swarm manager (no swarm at all): nothing is deployed.
+        return None
+    return next((port.published for port in found.ports if port.target == target), None) if found else None
 
 
 def print_urls(settings: StackSettings) -> None:
     base = f"http://127.0.0.1:{settings.gateway_port}" if settings.gateway_port != 80 else "http://127.0.0.1"
     print()
     print(f"  web app        {base}/")
-    for service in ("customers", "products", "invoices"):
+    for service in API_SERVICES:
         print(f"  {service + ' API':<14} {base}/api/{service}/   (docs: {base}/api/{service}/docs/)")
     print(f"  visualizer     http://127.0.0.1:{settings.viz_port}/")
     print("  any node's address works in place of 127.0.0.1 (the gateway runs on every node)")
     print()
+
+
+def print_services(states: list[ServiceState], services: list[Service]) -> None:
+    """What `docker stack services` shows."""
+    images_by_name = {s.name: s.image for s in services}
+    print(f"{'NAME':<24} {'MODE':<15} {'REPLICAS':<9} IMAGE")
+    for state in states:
+        replicas = f"{state.completed if state.mode == 'replicated-job' else state.running}/{state.wanted}"
+        print(f"{state.name:<24} {state.mode:<15} {replicas:<9} {images_by_name.get(state.name, '')}")
+
+
+def print_tasks(tasks: list[Task]) -> None:
+    """What `docker stack ps --filter desired-state=running` shows."""
+    print(f"{'NAME':<32} {'IMAGE':<26} {'NODE':<14} {'STATE':<10} ERROR")
+    for task in sorted(tasks, key=lambda t: t.name):
+        print(f"{task.name:<32} {task.image:<26} {task.node:<14} {task.state:<10} {task.error}")
 
 
 # ------------------------------------------------------------------------------
@@ -466,72 +427,30 @@ def cmd_up(args: argparse.Namespace) -> int:
     wait_converged(timeout=args.timeout, since=since)
     say(f"stack {STACK} is up: every service converged, every task healthy")
     print_urls(settings)
-    say(f"up took {time.monotonic() - _started:.0f}s")
+    say(f"up took {cli.elapsed():.0f}s")
     return 0
 
 
-def _leftovers(stack: str) -> list[str]:
-    label = f"label={NAMESPACE_LABEL}={stack}"
-    containers = docker("ps", "--all", "--quiet", "--filter", label).split()
-    networks = docker("network", "ls", "--quiet", "--filter", label).split()
-    return [f"{len(containers)} containers"] * bool(containers) + [f"{len(networks)} networks"] * bool(networks)
-
-
-def _remove_finished_job_containers(stack: str) -> None:
-    """The engine keeps the exited containers of a job's tasks after the service is removed."""
-    exited = docker(
-        "ps", "--all", "--quiet", "--filter", f"label={NAMESPACE_LABEL}={stack}", "--filter", "status=exited"
-    ).split()
-    if exited:
-        docker("rm", *exited, check=False)
-
-
 def cmd_down(args: argparse.Namespace) -> int:
-    if docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() != "active":
+    if local().swarm_state() != "active":
         say("no active swarm: nothing to remove")
         return 0
-    if docker("stack", "ls", "--format", "{{.Name}}").split().count(STACK):
-        say(f"docker stack rm {STACK}")
-        docker("stack", "rm", STACK)
-    deadline = time.monotonic() + args.timeout
-    last_report = 0.0
-    while left := _leftovers(STACK):
-        if not docker("service", "ls", "--quiet", "--filter", f"label={NAMESPACE_LABEL}={STACK}").strip():
-            _remove_finished_job_containers(STACK)
-        if time.monotonic() > deadline:
-            raise StackError(f"stack {STACK} still has {', '.join(left)} after {args.timeout:.0f}s")
-        if time.monotonic() - last_report >= 5:
-            last_report = time.monotonic()
-            say(f"waiting for {', '.join(left)} to go")
-        time.sleep(1)
-    if args.volumes:
-        volumes = docker("volume", "ls", "--quiet", "--filter", f"label={NAMESPACE_LABEL}={STACK}").split()
-        for volume in volumes:
-            # A just-removed container can hold its volume for a moment.
-            for _ in range(20):
-                removed = subprocess.run(
-                    ["docker", "volume", "rm", volume], capture_output=True, check=False, env=docker_env()
-                )
-                if removed.returncode == 0:
-                    break
-                time.sleep(0.5)
-            else:
-                raise StackError(f"volume {volume} could not be removed")
-        say(f"removed {len(volumes)} volumes")
-    else:
+    remove(STACK, volumes=args.volumes, timeout=args.timeout)
+    if not args.volumes:
         say("volumes kept (Redis data survives; --volumes removes them)")
-    say(f"stack {STACK} removed in {time.monotonic() - _started:.0f}s")
+    say(f"stack {STACK} removed in {cli.elapsed():.0f}s")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    if not docker("stack", "ls", "--format", "{{.Name}}", check=False).split().count(STACK):
+    engine = local()
+    if engine.swarm_state() != "active" or STACK not in engine.stacks():
         print(f"stack {STACK} is not deployed (python -m ops.stack up)")
         return 1
-    print(docker("stack", "services", STACK), end="")
+    states = service_states(engine=engine)
+    print_services(states, stack_services(engine=engine))
     print()
-    print(docker("stack", "ps", STACK, "--filter", "desired-state=running"), end="")
-    states = service_states()
+    print_tasks([t for t in stack_tasks(engine=engine) if t.desired_state == "running"])
     pending = [s for s in states if not s.converged]
     print()
     print("converged" if not pending else "not converged: " + ", ".join(s.describe() for s in pending))
@@ -542,20 +461,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    from ops import images
-
     services = args.service or list(APP_SERVICES)
     if not args.no_build:
-        argv = ["build", "--tag", args.tag, "--registry", args.registry]
-        for service in services:
-            argv += ["--service", service]
-        if images.main(argv):
-            raise StackError("image build failed")
+        images.build(services, tag=args.tag, registry=args.registry)
     for service in services:
         since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
         ref = f"{args.registry}/{service}:{args.tag}"
-        say(f"docker service update --image {ref} {STACK}_{service}")
-        docker("service", "update", "--detach", "--no-resolve-image", "--image", ref, f"{STACK}_{service}")
+        local().service_update(f"{STACK}_{service}", image=ref)
         wait_converged(services=[service], since=since, timeout=args.timeout, image=ref)
         say(f"{service} runs {ref} on every replica")
     return 0
@@ -605,7 +517,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return cli.run(parse_args(argv), expected=(StackError,), say=say)
+    return cli.run(parse_args(argv), expected=(StackError, BuildError, EngineError))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
-from common.waiting import wait_until as common_wait_until
-from ops import processes
+from ops import engine, processes
 from ops.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -48,16 +47,10 @@ def run_logged(*argv: str, timeout: float) -> float:
 
 def docker_unusable() -> str | None:
     """Why the Docker suites cannot run here, or None when an engine answers."""
+    # The command line too: ops.stack deploys with `docker stack deploy`.
     if not shutil.which("docker"):
         return "docker is not installed"
-    info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, check=False)
-    return None if info.returncode == 0 else "the Docker engine does not answer"
-
-
-def wait_until(check, *, timeout: float, what: str) -> None:
-    """common.waiting.wait_until with this module's former argument order, for tests/viz until it
-    calls common.waiting itself."""
-    common_wait_until(what, check, timeout=timeout, interval=0.05)
+    return None if engine.local().answers() else "the Docker engine does not answer"
 
 
 class RedisServer(processes.RedisServer):

@@ -13,7 +13,8 @@ import time
 import pytest
 import requests
 
-from ops import cluster, load
+from common.waiting import wait_until
+from ops import cluster, load, stack
 from tests.cluster.conftest import run_cli
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1800)]
@@ -57,9 +58,8 @@ def replicated_placement() -> dict[str, set[str]]:
     """'customers.1' -> nodes where a task of that slot is running (global services left out)."""
     placement: dict[str, set[str]] = {}
     for task in cluster.running_tasks():
-        service, _, slot = task["Name"].removeprefix("demo_").rpartition(".")
-        if slot.isdigit():
-            placement.setdefault(f"{service}.{slot}", set()).add(task["Node"])
+        if task.slot is not None:
+            placement.setdefault(task.name.removeprefix(f"{stack.STACK}_"), set()).add(task.node)
     return placement
 
 
@@ -107,10 +107,10 @@ def unreadable(base: str, written: dict[str, dict | None]) -> list[str]:
 
 
 def test_three_nodes_ready_and_tasks_spread(deployed_cluster: cluster.ClusterSettings) -> None:
-    nodes = {row["Hostname"]: row for row in cluster.swarm_nodes()}
+    nodes = {node.hostname: node for node in cluster.swarm_nodes()}
     assert set(nodes) == set(cluster.NODES)
-    assert all(row["Status"] == "Ready" and row["Availability"] == "Active" for row in nodes.values()), nodes
-    assert nodes["m1"]["ManagerStatus"] == "Leader"
+    assert all(node.ready for node in nodes.values()), nodes
+    assert nodes["m1"].leader
 
     placement = replicated_placement()
     used = {node for running_on in placement.values() for node in running_on}
@@ -146,18 +146,25 @@ def test_killed_worker_tasks_move_and_nothing_is_lost(
         time.sleep(3)
         run_cli("kill-node", KILLED, timeout=120)
         killed_at = time.monotonic()
-        deadline = killed_at + RESCHEDULE_LIMIT
         moved_after: dict[str, float] = {}
-        while True:
-            placement = replicated_placement()
+        placement: dict[str, set[str]] = {}
+
+        def rescheduled() -> bool:
+            placement.clear()
+            placement.update(replicated_placement())
             for slot in on_killed:
                 if slot not in moved_after and placement.get(slot, set()) - {KILLED}:
                     moved_after[slot] = time.monotonic() - killed_at
                     print(f"{slot} running on {sorted(placement[slot])} {moved_after[slot]:.1f}s after the kill")
-            if len(moved_after) == len(on_killed) and set(before) <= set(placement):
-                break
-            assert time.monotonic() < deadline, f"not rescheduled after {RESCHEDULE_LIMIT:.0f}s: {placement}"
-            time.sleep(1)
+            return len(moved_after) == len(on_killed) and set(before) <= set(placement)
+
+        wait_until(
+            f"{KILLED}'s tasks rescheduled",
+            rescheduled,
+            timeout=RESCHEDULE_LIMIT,
+            interval=1,
+            explain=lambda: f"placement {placement}",
+        )
         rescheduled_after = max(moved_after.values())
         # A few more seconds of load on the healed cluster.
         time.sleep(5)

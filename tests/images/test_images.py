@@ -1,6 +1,7 @@
 """The image tooling: how it reads the host's apt sources and what it builds; with a Docker
 engine (-m swarm), a real customers image next to a real Redis image."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ops import images
+from common.waiting import wait_until
+from ops import bases, engine, images
+from ops.services import DJANGO_SERVICES
 
 
 def test_mirror_comes_from_deb822_sources_skipping_disabled_and_security(tmp_path: Path) -> None:
@@ -22,7 +25,7 @@ def test_mirror_comes_from_deb822_sources_skipping_disabled_and_security(tmp_pat
         "Types: deb deb-src\n# a comment\nURIs: http://mirror.invalid/debian/\nSuites: bookworm bookworm-updates\n"
     )
 
-    source = images.host_apt_source(etc_apt=tmp_path)
+    source = bases.host_apt_source(etc_apt=tmp_path)
 
     assert source.mirror == "http://mirror.invalid/debian"
 
@@ -33,20 +36,20 @@ def test_mirror_comes_from_one_line_sources_with_options(tmp_path: Path) -> None
         "deb [arch=amd64 signed-by=/k.gpg] http://mirror.invalid/debian bookworm main\n"
     )
 
-    assert images.host_apt_source(etc_apt=tmp_path).mirror == "http://mirror.invalid/debian"
+    assert bases.host_apt_source(etc_apt=tmp_path).mirror == "http://mirror.invalid/debian"
 
 
 def test_no_mirror_for_the_suite_asks_for_one(tmp_path: Path) -> None:
     (tmp_path / "sources.list").write_text("deb http://mirror.invalid/debian trixie main\n")
 
-    with pytest.raises(images.BuildError, match="--mirror"):
-        images.host_apt_source(etc_apt=tmp_path)
-    assert images.host_apt_source(etc_apt=tmp_path, mirror_override="http://x.invalid/d").mirror == "http://x.invalid/d"
+    with pytest.raises(bases.BuildError, match="--mirror"):
+        bases.host_apt_source(etc_apt=tmp_path)
+    assert bases.host_apt_source(etc_apt=tmp_path, mirror_override="http://x.invalid/d").mirror == "http://x.invalid/d"
 
 
 def test_every_django_service_uses_the_one_dockerfile_with_its_settings() -> None:
     bases = {"python": "py:test", "redis": "redis:test", "nginx": "nginx:test"}
-    for service in images.DJANGO_SERVICES:
+    for service in DJANGO_SERVICES:
         spec = images.image_spec(service, "v7", bases)
         assert spec.dockerfile == images.REPO / "docker/Dockerfile"
         assert spec.build_args == {"PYTHON_IMAGE": "py:test", "SERVICE": service, "SERVICE_VERSION": "v7"}
@@ -55,23 +58,23 @@ def test_every_django_service_uses_the_one_dockerfile_with_its_settings() -> Non
 
 
 def test_public_base_names_come_from_the_dockerfiles() -> None:
-    assert images.BASES["python"].public == "python:3.11-slim-bookworm"
-    assert images.BASES["redis"].public == "redis:7-bookworm"
-
-
-def _docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout.strip()
+    assert bases.BASES["python"].public == "python:3.11-slim-bookworm"
+    assert bases.BASES["redis"].public == "redis:7-bookworm"
 
 
 def _wait_healthy(container: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = _docker("inspect", "--format", "{{.State.Health.Status}}", container)
-        if status == "healthy":
-            return
-        assert status != "unhealthy", _docker("inspect", "--format", "{{json .State.Health.Log}}", container)
-        time.sleep(1)
-    raise AssertionError(f"{container} not healthy after {timeout}s")
+    def healthy() -> bool:
+        status = engine.local().container_health(container)
+        assert status != "unhealthy", (engine.local().inspect_container(container) or {})["State"]["Health"]["Log"]
+        return status == "healthy"
+
+    wait_until(f"{container} to be healthy", healthy, timeout=timeout, interval=1)
+
+
+def _exec(container: str, *command: str) -> str:
+    result = engine.local().exec(container, command)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
 
 
 @pytest.mark.swarm
@@ -81,19 +84,22 @@ def test_customers_image_serves_as_non_root_and_stops_gracefully() -> None:
     command = [sys.executable, "-m", "ops.images", "build", "--registry", registry, "--tag", tag]
     command += ["--service", "customers", "--service", "redis"]
     assert subprocess.run(command, cwd=images.REPO, check=False).returncode == 0
+    docker = engine.local()
     network = f"imagetest-{tag}"
     container_redis, container_app = f"{network}-redis", f"{network}-customers"
-    _docker("network", "create", network)
+    docker.network_create(network)
     try:
-        _docker("run", "-d", "--name", container_redis, "--network", network, f"{registry}/redis:{tag}")
-        _docker(
-            "run", "-d", "--name", container_app, "--network", network, "-p", "127.0.0.1::8000",
-            "-e", "SECRET_KEY=image-test-only", "-e", f"REDIS_URL=redis://{container_redis}:6379/0",
+        docker.run(f"{registry}/redis:{tag}", name=container_redis, network=network)
+        docker.run(
             f"{registry}/customers:{tag}",
-        )  # fmt: skip
+            name=container_app,
+            network=network,
+            publish=[("127.0.0.1", None, 8000)],
+            env={"SECRET_KEY": "image-test-only", "REDIS_URL": f"redis://{container_redis}:6379/0"},
+        )
         _wait_healthy(container_redis)
         _wait_healthy(container_app)
-        port = _docker("port", container_app, "8000/tcp").splitlines()[0].rsplit(":", 1)[1]
+        port = docker.published_port(container_app, "8000/tcp")
 
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
             assert response.status == 200
@@ -101,19 +107,20 @@ def test_customers_image_serves_as_non_root_and_stops_gracefully() -> None:
             assert json.loads(response.read())["status"] == "ok"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
             assert response.status == 200
-        assert _docker("exec", container_app, "id", "-u") != "0"
-        assert _docker("exec", container_redis, "id", "-u") != "0"
-        assert "gunicorn" in _docker("exec", container_app, "cat", "/proc/1/cmdline")
+        assert _exec(container_app, "id", "-u") != "0"
+        assert _exec(container_redis, "id", "-u") != "0"
+        assert "gunicorn" in _exec(container_app, "cat", "/proc/1/cmdline")
 
         started = time.monotonic()
-        _docker("stop", "--time", "30", container_app)
+        docker.stop(container_app, timeout=30)
         assert time.monotonic() - started < 15
-        assert _docker("inspect", "--format", "{{.State.ExitCode}}", container_app) == "0"
+        assert (docker.inspect_container(container_app) or {})["State"]["ExitCode"] == 0
     finally:
-        subprocess.run(["docker", "rm", "-f", container_app, container_redis], capture_output=True, check=False)
-        subprocess.run(["docker", "network", "rm", network], capture_output=True, check=False)
-        subprocess.run(
-            ["docker", "rmi", f"{registry}/customers:{tag}", f"{registry}/redis:{tag}"],
-            capture_output=True,
-            check=False,
-        )
+        docker.remove_containers([container_app, container_redis], force=True)
+        for cleanup, name in (
+            (docker.network_remove, network),
+            (docker.image_remove, f"{registry}/customers:{tag}"),
+            (docker.image_remove, f"{registry}/redis:{tag}"),
+        ):
+            with contextlib.suppress(engine.EngineError):
+                cleanup(name)

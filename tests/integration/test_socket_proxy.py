@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from common.waiting import wait_until
+from ops import engine
 from ops.processes import find_executable, free_port
 from tests.processes import docker_unusable
 
@@ -103,11 +104,9 @@ def test_the_reads_viz_and_prometheus_make_reach_the_engine(proxy, path):
 
 def test_a_read_through_the_proxy_is_what_the_engine_says(proxy):
     via_proxy = requests.get(f"{proxy}/version", timeout=10).json()
-    direct = subprocess.run(
-        ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    direct = engine.local().client.version()
 
-    assert via_proxy["Version"] == direct
+    assert via_proxy["Version"] == direct["Version"]
 
 
 @pytest.mark.parametrize("path", REFUSED_GETS)

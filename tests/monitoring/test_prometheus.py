@@ -4,9 +4,7 @@ and products, and the dashboard shows those figures."""
 
 from __future__ import annotations
 
-import json
 import re
-import time
 import uuid
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -14,11 +12,14 @@ from html.parser import HTMLParser
 import pytest
 import requests
 
-from ops import monitoring, stack
+from common.waiting import wait_until
+from ops import engine, monitoring, stack
+from ops.engine import SERVICE_NAME_LABEL
+from ops.services import DJANGO_SERVICES
 
 pytestmark = [pytest.mark.swarm, pytest.mark.timeout(1200)]
 
-SCRAPED_SERVICES = ("customers", "products", "invoices", "frontend", "viz")
+SCRAPED_SERVICES = DJANGO_SERVICES
 # Discovery refreshes and scrapes every 5 s, rules evaluate every 5 s: a figure shows up well
 # within this on an idle machine; a loaded one may need much longer.
 FIGURE_TIMEOUT = 120.0
@@ -26,15 +27,13 @@ FIGURE_TIMEOUT = 120.0
 
 def eventually(check: Callable[[], object], *, timeout: float, what: str, every: float = 2.0) -> object:
     """The first truthy result of check(), tried until timeout; fails naming what did not happen."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        last = check()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:g}s (last seen: {last!r})")
-        time.sleep(every)
+    last: list[object] = [None]
+
+    def remembered() -> object:
+        last[0] = check()
+        return last[0]
+
+    return wait_until(what, remembered, timeout=timeout, interval=every, explain=lambda: f"last seen: {last[0]!r}")
 
 
 def total(prometheus: monitoring.Settings, expression: str) -> float:
@@ -42,11 +41,7 @@ def total(prometheus: monitoring.Settings, expression: str) -> float:
 
 
 def running_task_ids(service: str) -> set[str]:
-    return {
-        task["ID"]
-        for task in stack.stack_tasks(service=service)
-        if task["DesiredState"] == "Running" and task["CurrentState"].startswith("Running")
-    }
+    return {task.id for task in stack.stack_tasks(service=service) if task.running}
 
 
 def test_every_task_of_every_django_service_is_an_up_target(prometheus: monitoring.Settings) -> None:
@@ -199,12 +194,13 @@ def dashboard_rows(prometheus: monitoring.Settings, path: str) -> dict[tuple[str
 
 
 def test_prometheus_runs_unprivileged_on_a_read_only_filesystem(prometheus: monitoring.Settings) -> None:
-    label = f"label=com.docker.swarm.service.name={monitoring.STACK}_prometheus"
-    container = stack.docker("ps", "--quiet", "--filter", label, "--filter", "status=running").split()[0]
-    inspected = json.loads(stack.docker("inspect", container))[0]
+    labels = {SERVICE_NAME_LABEL: f"{monitoring.STACK}_prometheus"}
+    container = engine.local().containers(labels, status="running")[0]
+    inspected = engine.local().inspect_container(container.id)
+    assert inspected is not None
     assert inspected["HostConfig"]["ReadonlyRootfs"] is True
-    assert inspected["Config"]["User"].split(":")[0] == "10002", "the image's own user, not root"
+    assert inspected["Config"]["User"] == "prometheus", "the image's own user, not root"
     assert inspected["State"]["Health"]["Status"] == "healthy"
     mounts = {mount["Destination"]: mount for mount in inspected["Mounts"]}
     assert mounts["/prometheus"]["Type"] == "volume", "metrics on a named volume"
-    assert mounts["/var/run/docker.sock"]["RW"] is False, "the Docker socket is mounted read-only"
+    assert "/var/run/docker.sock" not in mounts, "service discovery reads the engine through the socket proxy"

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from ops import stack
+from ops import engine, stack
 from tests.processes import docker_unusable, host_port, run_logged
 
 
@@ -38,7 +38,7 @@ def deployed(gateway_port: int) -> Iterator[str]:
     if "base_url" in _session_stack:
         yield _session_stack["base_url"]
         return
-    swarm_active = stack.docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() == "active"
+    swarm_active = engine.local().swarm_state() == "active"
     existed = swarm_active and stack.published_port() is not None
     run_logged(sys.executable, "-m", "ops.stack", "up", "--gateway-port", str(gateway_port), timeout=1200)
     base_url = f"http://127.0.0.1:{gateway_port}"

@@ -9,14 +9,15 @@ The same checks as tests/common/test_data_safety.py (local redis-server), on the
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
 import requests
 
+from common.waiting import wait_until
 from customers.domain import Customer
 from invoices.domain import Invoice
-from ops import stack
+from ops import engine, stack
+from ops.engine import SERVICE_NAME_LABEL
 from tests.data_safety import SNAPSHOT_LUA, Snapshot, WriteLoad, half_written, lost_or_altered, unclear_refusals
 
 pytestmark = [pytest.mark.swarm, pytest.mark.timeout(900)]
@@ -32,29 +33,19 @@ RATE_LIMITED = 429
 
 
 def redis_container(service: str) -> str | None:
-    label = f"label=com.docker.swarm.service.name={stack.STACK}_{service}"
-    ids = stack.docker("ps", "--quiet", "--filter", label, "--filter", "status=running").split()
-    return ids[0] if ids else None
+    found = engine.local().containers({SERVICE_NAME_LABEL: f"{stack.STACK}_{service}"}, status="running")
+    return found[0].id if found else None
 
 
 def swarm_redis_snapshot(service: str, kind: str) -> Snapshot:
     """What the service's Redis holds, read inside its container (its port is not published)."""
     container = redis_container(service)
     assert container, f"no running {service} container"
-    result = stack.docker_run_in(
+    result = engine.local().exec(
         container, ["redis-cli", "--raw", "EVAL", SNAPSHOT_LUA, "1", f"{kind}:index", f"{kind}:"]
     )
     assert result.returncode == 0, result.stderr
     return Snapshot.from_json(result.stdout)
-
-
-def wait_for(check, *, timeout: float, what: str, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:g}s")
-        time.sleep(every)
-    return result
 
 
 def test_killing_the_customers_redis_mid_load_loses_no_acknowledged_write(deployed: str) -> None:
@@ -75,12 +66,13 @@ def test_killing_the_customers_redis_mid_load_loses_no_acknowledged_write(deploy
     load = WriteLoad(deployed, body, kinds=("customer", "customer", "customer", "invoice"), rate=WRITE_RATE)
     load.start()
     try:
-        wait_for(
+        wait_until(
+            f"{BEFORE_KILL} acknowledged writes before the kill",
             lambda: sum(w.status == 201 for w in load.answers()) >= BEFORE_KILL,
             timeout=60,
-            what=f"{BEFORE_KILL} acknowledged writes before the kill",
+            interval=0.5,
         )
-        stack.docker("kill", old_redis)
+        engine.local().kill(old_redis)
         killed_at = load.now()
         print(f"\ndocker kill {old_redis[:12]} (customers-redis) at {killed_at:.1f}s of the load")
 
@@ -89,7 +81,9 @@ def test_killing_the_customers_redis_mid_load_loses_no_acknowledged_write(deploy
             refused = [i for i, w in enumerate(answers) if w.status not in (201, RATE_LIMITED)]
             return bool(refused) and sum(w.status == 201 for w in answers[refused[-1] :]) >= AFTER_RECOVERY
 
-        wait_for(recovered, timeout=RECOVERY_TIMEOUT, what="customer writes refused, then acknowledged again")
+        wait_until(
+            "customer writes refused, then acknowledged again", recovered, timeout=RECOVERY_TIMEOUT, interval=0.5
+        )
     finally:
         writes = load.stop()
     # Healthy again before the checks, and for the tests that come after this one.

@@ -3,27 +3,30 @@ internal listener reachable inside the stack but not published, read-only root f
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
-from ops import stack
+from ops import engine, stack
+from ops.engine import SERVICE_NAME_LABEL
+from ops.services import API_SERVICES
 from tests.gateway_bursts import burst, wait_until_served
 
 pytestmark = [pytest.mark.swarm, pytest.mark.timeout(600)]
 
 INTERNAL_PORT = 8081
-REDIS_SERVICES = ("customers-redis", "products-redis", "invoices-redis")
+REDIS_SERVICES = tuple(f"{service}-redis" for service in API_SERVICES)
 
 
 def running_containers(service: str) -> list[str]:
-    label = f"label=com.docker.swarm.service.name={stack.STACK}_{service}"
-    return stack.docker("ps", "--quiet", "--no-trunc", "--filter", label, "--filter", "status=running").split()
+    labels = {SERVICE_NAME_LABEL: f"{stack.STACK}_{service}"}
+    return [c.id for c in engine.local().containers(labels, status="running")]
 
 
 def inspect(container: str) -> dict:
-    return json.loads(stack.docker("inspect", container))[0]
+    attrs = engine.local().inspect_container(container)
+    assert attrs is not None, f"container {container} is gone"
+    return attrs
 
 
 def test_a_burst_on_the_published_port_gets_429_and_the_stack_stays_healthy(deployed: str) -> None:
@@ -46,12 +49,11 @@ def test_a_burst_on_the_published_port_gets_429_and_the_stack_stays_healthy(depl
 
 
 def test_only_the_public_port_is_published(deployed: str) -> None:
-    ports = json.loads(
-        stack.docker("service", "inspect", f"{stack.STACK}_gateway", "--format", "{{json .Spec.EndpointSpec.Ports}}")
-    )
+    gateway = engine.local().service(f"{stack.STACK}_gateway")
+    assert gateway is not None
 
-    assert [port["TargetPort"] for port in ports] == [80]
-    assert all(port["PublishMode"] == "host" for port in ports)
+    assert [port.target for port in gateway.ports] == [80]
+    assert all(port.mode == "host" for port in gateway.ports)
 
 
 FRONTEND_PROBE = f"""
@@ -71,7 +73,7 @@ for name in {REDIS_SERVICES!r}:
 def test_frontend_reaches_the_internal_listener_and_no_redis(deployed: str) -> None:
     container = running_containers("frontend")[0]
 
-    result = stack.docker_run_in(container, ["python", "-c", FRONTEND_PROBE])
+    result = engine.local().exec(container, ["python", "-c", FRONTEND_PROBE])
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[0] == "internal 200 True"
@@ -96,7 +98,7 @@ def test_gateway_and_redis_run_on_a_read_only_root_filesystem(deployed: str, ser
     container = running_containers(service)[0]
     details = inspect(container)
 
-    root = stack.docker_run_in(container, ["sh", "-c", WRITE_PROBE])
+    root = engine.local().exec(container, ["sh", "-c", WRITE_PROBE])
 
     assert details["HostConfig"]["ReadonlyRootfs"] is True
     assert details["State"]["Health"]["Status"] == "healthy"
@@ -110,7 +112,7 @@ def test_nginx_writes_only_to_its_tmpfs(deployed: str) -> None:
     # Debian's nginx keeps its temp directories in /var/lib/nginx, nginx.org's in /var/cache/nginx.
     probe = "find /var/lib/nginx /var/cache/nginx -mindepth 1 -maxdepth 1 -type d; test -s /run/nginx.pid && echo pid"
 
-    temp = stack.docker_run_in(container, ["sh", "-c", probe])
+    temp = engine.local().exec(container, ["sh", "-c", probe])
 
     assert {mounts.get(path) for path in ("/run", "/var/lib/nginx", "/var/cache/nginx")} == {"tmpfs"}
     lines = temp.stdout.split()
@@ -127,7 +129,7 @@ def test_redis_still_persists_to_its_volume(deployed: str) -> None:
         "do sleep 0.2; i=$((i+1)); done; redis-cli info persistence"
     )
 
-    result = stack.docker_run_in(container, ["sh", "-c", rewrite])
+    result = engine.local().exec(container, ["sh", "-c", rewrite])
 
     assert mounts.get("/data") == "volume"
     assert "aof_enabled:1" in result.stdout

@@ -14,8 +14,11 @@ import uuid
 import pytest
 import requests
 
-from ops import stack
+from common.waiting import wait_until
+from ops import engine, stack
+from ops.engine import NAMESPACE_LABEL, SERVICE_NAME_LABEL
 from ops.load import LoadConfig, LoadReport, LoadRunner
+from ops.services import API_SERVICES, APP_SERVICES, DJANGO_SERVICES
 
 pytestmark = [pytest.mark.swarm, pytest.mark.timeout(900)]
 
@@ -25,33 +28,30 @@ DNS_REFRESH = 6.0
 GET_MIX = {"customers.list": 1, "customers.get": 2}
 
 
-def docker(*args: str) -> str:
-    return stack.docker(*args)
-
-
 def running_containers(service: str) -> list[str]:
-    label = f"label=com.docker.swarm.service.name={stack.STACK}_{service}"
-    return docker("ps", "--quiet", "--no-trunc", "--filter", label, "--filter", "status=running").split()
+    labels = {SERVICE_NAME_LABEL: f"{stack.STACK}_{service}"}
+    return [c.id for c in engine.local().containers(labels, status="running")]
 
 
 def running_task_images(service: str) -> list[str]:
-    tasks = stack.stack_tasks(service=service)
-    return [
-        t["Image"].split("@")[0]
-        for t in tasks
-        if t["DesiredState"] == "Running" and t["CurrentState"].startswith("Running")
-    ]
+    return [t.image for t in stack.stack_tasks(service=service) if t.running]
 
 
-def service_update(service: str, *args: str) -> dt.datetime:
+def service_update(service: str, **changes) -> dt.datetime:
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
-    docker("service", "update", "--detach", "--no-resolve-image", *args, f"{stack.STACK}_{service}")
+    engine.local().service_update(f"{stack.STACK}_{service}", **changes)
     return since
 
 
 def update_state(service: str) -> str:
-    out = docker("service", "inspect", f"{stack.STACK}_{service}", "--format", "{{json .UpdateStatus}}")
-    return (json.loads(out) or {}).get("State", "")
+    found = engine.local().service(f"{stack.STACK}_{service}")
+    return found.update_state if found else ""
+
+
+def inspect(container: str) -> dict:
+    attrs = engine.local().inspect_container(container)
+    assert attrs is not None, f"container {container} is gone"
+    return attrs
 
 
 def start_load(base_url: str, **overrides) -> LoadRunner:
@@ -96,18 +96,18 @@ def create_customer(api: requests.Session, base_url: str, name: str) -> str:
 def test_stack_converges_with_every_task_healthy(deployed: str) -> None:
     states = stack.wait_converged(timeout=60, quiet=True)
     names = {s.short for s in states}
-    assert {"customers", "products", "invoices", "frontend", "gateway", "seed", "viz"} <= names
-    assert {"customers-redis", "products-redis", "invoices-redis"} <= names
+    assert {*DJANGO_SERVICES, "gateway", "seed"} <= names
+    assert {f"{service}-redis" for service in API_SERVICES} <= names
     for state in states:
-        if state.short in ("customers", "products", "invoices", "frontend"):
+        if state.short in APP_SERVICES:
             assert state.running == 2, state.describe()
-    statuses = docker("ps", "--filter", "label=com.docker.stack.namespace=demo", "--format", "{{.Status}}")
-    assert "starting" not in statuses, statuses
-    assert "unhealthy" not in statuses, statuses
+    for health in ("starting", "unhealthy"):
+        not_healthy = engine.local().containers({NAMESPACE_LABEL: stack.STACK}, health=health)
+        assert not not_healthy, [c.name for c in not_healthy]
 
 
 def test_api_frontend_and_docs_answer_through_the_gateway(deployed: str, api: requests.Session) -> None:
-    for service in ("customers", "products", "invoices"):
+    for service in API_SERVICES:
         response = api.get(f"{deployed}/api/{service}/", timeout=10)
         assert response.status_code == 200, response.text
         assert "results" in response.json()
@@ -151,8 +151,8 @@ def test_redis_is_reachable_only_from_its_own_service(deployed: str, client: str
         "        print('unreachable', name, exc)\n"
     )
     command = ["python", "-c", probe] if client == "frontend" else ["bash", "-c", BASH_REDIS_PROBE]
-    result = stack.docker_run_in(container, command)
-    own = stack.docker_run_in(running_containers("customers")[0], ["python", "-c", OWN_REDIS_PROBE])
+    result = engine.local().exec(container, command)
+    own = engine.local().exec(running_containers("customers")[0], ["python", "-c", OWN_REDIS_PROBE])
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert own.returncode == 0, "the customers service itself must reach its Redis: " + own.stdout + own.stderr
@@ -166,10 +166,71 @@ BASH_REDIS_PROBE = (
 OWN_REDIS_PROBE = "import socket; socket.create_connection(('customers-redis', 6379), timeout=2).close()"
 
 
-@pytest.mark.parametrize("service", ["customers", "products", "invoices", "frontend", "viz"])
+def test_only_the_socket_proxy_holds_the_docker_socket(deployed: str) -> None:
+    holders = set()
+    for container in engine.local().containers({NAMESPACE_LABEL: stack.STACK}, status="running"):
+        mounts = inspect(container.id)["Mounts"]
+        if any("docker.sock" in (mount.get("Source", "") + mount["Destination"]) for mount in mounts):
+            holders.add(container.service)
+
+    assert holders == {f"{stack.STACK}_socket-proxy"}
+
+
+# Run inside viz: the status of each request it sends to the proxy, one per line.
+PROXY_PROBE = """
+import sys, urllib.error, urllib.request
+for line in sys.argv[1:]:
+    method, path = line.split(" ", 1)
+    body = None if method == "GET" else b"{}"
+    request = urllib.request.Request("http://socket-proxy:2375" + path, method=method, data=body)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            print(response.status, line)
+    except urllib.error.HTTPError as exc:
+        print(exc.code, line)
+"""
+PROXY_ALLOWED = ["GET /_ping", "GET /v1.41/info", "GET /nodes", "GET /services", "GET /tasks", "GET /containers/json"]
+PROXY_REFUSED = [
+    "GET /containers/x/archive?path=/run/secrets",
+    "GET /secrets",
+    "GET /exec/x/json",
+    "GET /containers/x/attach/ws",
+    "POST /containers/create",
+    "POST /services/create",
+    "DELETE /services/demo_customers",
+]
+
+
+def test_viz_reads_the_swarm_through_the_socket_proxy_which_refuses_everything_else(deployed: str) -> None:
+    viz = running_containers("viz")[0]
+
+    result = engine.local().exec(viz, ["python", "-c", PROXY_PROBE, *PROXY_ALLOWED, *PROXY_REFUSED])
+
+    assert result.returncode == 0, result.stderr
+    statuses = dict(line.split(" ", 1)[::-1] for line in result.stdout.splitlines())
+    assert {request: statuses[request] for request in PROXY_ALLOWED} == dict.fromkeys(PROXY_ALLOWED, "200")
+    assert {request: statuses[request] for request in PROXY_REFUSED} == dict.fromkeys(PROXY_REFUSED, "403")
+    assert "DOCKER_HOST=tcp://socket-proxy:2375" in inspect(viz)["Config"]["Env"]
+
+
+def test_the_socket_proxy_is_out_of_reach_of_the_other_services(deployed: str) -> None:
+    probe = (
+        "import socket\n"
+        "try:\n"
+        "    socket.create_connection(('socket-proxy', 2375), timeout=2).close(); print('reachable')\n"
+        "except OSError as exc:\n"
+        "    print('unreachable', exc)\n"
+    )
+
+    for service in ("frontend", "invoices"):
+        result = engine.local().exec(running_containers(service)[0], ["python", "-c", probe])
+        assert result.stdout.startswith("unreachable"), f"{service}: {result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("service", DJANGO_SERVICES)
 def test_django_containers_run_non_root_on_a_read_only_filesystem(deployed: str, service: str) -> None:
     container = running_containers(service)[0]
-    inspect = json.loads(docker("inspect", container))[0]
+    details = inspect(container)
     probe = (
         "import os, urllib.request\n"
         "port = os.environ['BIND'].rsplit(':', 1)[1]\n"
@@ -183,9 +244,9 @@ def test_django_containers_run_non_root_on_a_read_only_filesystem(deployed: str,
         "print('metrics' if 'http_requests_total' in body else 'no metrics')\n"
     )
 
-    result = stack.docker_run_in(container, ["python", "-c", probe])
+    result = engine.local().exec(container, ["python", "-c", probe])
 
-    assert inspect["HostConfig"]["ReadonlyRootfs"] is True
+    assert details["HostConfig"]["ReadonlyRootfs"] is True
     assert result.returncode == 0, result.stderr
     uid, writable, metrics = result.stdout.split()
     assert uid != "0"
@@ -207,7 +268,7 @@ def test_seed_job_created_the_demo_data(deployed: str, api: requests.Session) ->
 # 2. Scaling and load balancing
 # ------------------------------------------------------------------------------
 def test_scaling_customers_to_four_spreads_requests_over_four_tasks(deployed: str) -> None:
-    docker("service", "scale", "--detach", f"{stack.STACK}_customers=4")
+    engine.local().service_scale(f"{stack.STACK}_customers", 4)
     try:
         stack.wait_converged(services=["customers"], timeout=180, quiet=True)
         assert len(running_containers("customers")) == 4
@@ -221,7 +282,7 @@ def test_scaling_customers_to_four_spreads_requests_over_four_tasks(deployed: st
                 break
         assert len(served_by) >= 4, served_by
     finally:
-        docker("service", "scale", "--detach", f"{stack.STACK}_customers=2")
+        engine.local().service_scale(f"{stack.STACK}_customers", 2)
         stack.wait_converged(services=["customers"], timeout=180, quiet=True)
 
 
@@ -230,21 +291,22 @@ def test_scaling_customers_to_four_spreads_requests_over_four_tasks(deployed: st
 # ------------------------------------------------------------------------------
 def test_killed_container_is_replaced_and_no_get_fails(deployed: str) -> None:
     # Tasks removed by an earlier scale-down may still be finishing their requests.
-    deadline = time.monotonic() + 60
-    while len(before := running_containers("customers")) != 2 and time.monotonic() < deadline:
-        time.sleep(1)
-    assert len(before) == 2
+    def two_running() -> list[str] | None:
+        found = running_containers("customers")
+        return found if len(found) == 2 else None
+
+    before = wait_until("2 running customers containers", two_running, timeout=60, interval=1)
     load = start_load(deployed, mix=GET_MIX)
     try:
         time.sleep(2)
         victim = before[0]
-        docker("kill", victim)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            now = running_containers("customers")
-            if len(now) == 2 and victim not in now:
-                break
-            time.sleep(1)
+        engine.local().kill(victim)
+        wait_until(
+            "a second customers container beside the survivor",
+            lambda: len(now := running_containers("customers")) == 2 and victim not in now,
+            timeout=120,
+            interval=1,
+        )
         stack.wait_converged(services=["customers"], timeout=120, quiet=True)
         time.sleep(DNS_REFRESH)
     finally:
@@ -263,22 +325,29 @@ def test_killed_redis_comes_back_with_every_entity(deployed: str, api: requests.
     # appendfsync everysec: give the last write its second.
     time.sleep(1.5)
     [victim] = running_containers("customers-redis")
-    docker("kill", victim)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        now = running_containers("customers-redis")
-        if now and victim not in now:
-            break
-        time.sleep(1)
+    engine.local().kill(victim)
+    wait_until(
+        "a new customers-redis container",
+        lambda: (now := running_containers("customers-redis")) and victim not in now,
+        timeout=120,
+        interval=1,
+    )
     stack.wait_converged(services=["customers-redis"], timeout=120, quiet=True)
     missing = set(ids)
-    deadline = time.monotonic() + 60
-    while missing and time.monotonic() < deadline:
+
+    def all_readable() -> bool:
         for id_ in list(missing):
             if api.get(f"{deployed}/api/customers/{id_}/", timeout=10).status_code == 200:
                 missing.discard(id_)
-        time.sleep(0.5)
-    assert not missing, f"{len(missing)} of {len(ids)} customers lost after the Redis restart"
+        return not missing
+
+    wait_until(
+        "every customer readable after the Redis restart",
+        all_readable,
+        timeout=60,
+        interval=0.5,
+        explain=lambda: f"{len(missing)} of {len(ids)} customers lost",
+    )
     assert victim not in running_containers("customers-redis")
 
 
@@ -333,15 +402,7 @@ def test_rolling_upgrade_to_v2_under_load_loses_nothing(deployed: str, v2_images
     try:
         time.sleep(3)
         for service in ("customers", "invoices"):
-            since = service_update(
-                service,
-                "--image",
-                f"demo/{service}:{v2_images}",
-                "--update-parallelism",
-                "1",
-                "--update-delay",
-                "5s",
-            )
+            since = service_update(service, image=f"demo/{service}:{v2_images}", update_parallelism=1, update_delay=5)
             image = f"demo/{service}:{v2_images}"
             stack.wait_converged(services=[service], since=since, timeout=300, quiet=True, image=image)
         time.sleep(DNS_REFRESH)
@@ -364,12 +425,20 @@ def test_upgrade_to_unhealthy_image_rolls_back_without_failures(deployed: str, b
     before = running_task_images("customers")
     load = start_load(deployed)
     try:
-        service_update("customers", "--image", f"demo/customers:{broken_image}")
-        deadline = time.monotonic() + 300
-        while (state := update_state("customers")) != "rollback_completed":
+        service_update("customers", image=f"demo/customers:{broken_image}")
+
+        def rolled_back() -> bool:
+            state = update_state("customers")
             assert state not in ("paused", "rollback_paused", "completed"), state
-            assert time.monotonic() < deadline, f"no rollback after 300s (state {state!r})"
-            time.sleep(2)
+            return state == "rollback_completed"
+
+        wait_until(
+            "the update to roll back",
+            rolled_back,
+            timeout=300,
+            interval=2,
+            explain=lambda: f"state {update_state('customers')!r}",
+        )
         stack.wait_converged(services=["customers"], timeout=180, quiet=True)
         time.sleep(DNS_REFRESH)
     finally:
@@ -377,7 +446,5 @@ def test_upgrade_to_unhealthy_image_rolls_back_without_failures(deployed: str, b
     assert_no_failures(report)
     assert running_task_images("customers") == before
     assert versions_seen(deployed, "/api/customers/?limit=1") == {before[0].rsplit(":", 1)[1]}
-    failed = [
-        t for t in stack.stack_tasks(service="customers") if t["Image"].startswith(f"demo/customers:{broken_image}")
-    ]
+    failed = [t for t in stack.stack_tasks(service="customers") if t.image == f"demo/customers:{broken_image}"]
     assert failed, "the broken image never ran"

@@ -6,19 +6,21 @@ it. Our services are named viztest-<random>; nothing else on the swarm is touche
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
-import shutil
-import subprocess
-import time
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
 
-from tests.processes import Gunicorn, wait_until
+from common.waiting import wait_until
+from ops import engine
+from ops.engine import SERVICE_NAME_LABEL, EngineError, Task
+from tests.processes import Gunicorn
 from tests.viz.engines import REAL_ENGINE_SOCKET, FakeEngine, RecordingProxy
 
 TEST_IMAGE = "viztest/sleeper"
@@ -26,14 +28,8 @@ TEST_IMAGE = "viztest/sleeper"
 BASE_CANDIDATES = ("offline/python", "python", "demo/customers", "debian", "busybox", "alpine")
 
 
-def docker(*args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=check)
-
-
 def engine_answers() -> bool:
-    if not shutil.which("docker") or not os.path.exists(REAL_ENGINE_SOCKET):
-        return False
-    return docker("info", "--format", "{{.ServerVersion}}", check=False).returncode == 0
+    return os.path.exists(REAL_ENGINE_SOCKET) and engine.local().answers()
 
 
 def start_viz(docker_host: str, **env: str) -> Gunicorn:
@@ -81,20 +77,20 @@ def fake_engine() -> Iterator[FakeEngine]:
 def swarm() -> Iterator[None]:
     if not engine_answers():
         pytest.skip("no Docker engine answers on /var/run/docker.sock")
-    state = docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+    state = engine.local().swarm_state()
     created = False
     if state == "inactive":
-        docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+        engine.local().swarm_init("127.0.0.1")
         created = True
     elif state != "active":
         pytest.skip(f"this engine's swarm is {state!r}")
     yield
     if created:
-        docker("swarm", "leave", "--force")
+        engine.local().swarm_leave()
 
 
 def _base_image() -> str:
-    local = docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    local = [tag for image in engine.local().images() for tag in image.tags]
     for candidate in BASE_CANDIDATES:
         for image in local:
             if image.split(":", 1)[0] == candidate:
@@ -109,17 +105,21 @@ def test_images(swarm: None) -> Iterator[dict[str, str]]:
     tag = uuid.uuid4().hex[:6]
     images = {version: f"{TEST_IMAGE}:{version}-{tag}" for version in ("v1", "v2")}
     for version, image in images.items():
-        dockerfile = (
-            f"FROM {base}\n"
-            f'LABEL viztest="1" org.opencontainers.image.version="{version}"\n'
-            'ENTRYPOINT []\nCMD ["sleep", "infinity"]\n'
-            'HEALTHCHECK --interval=1s --timeout=2s --retries=3 CMD ["sleep", "0"]\n'
-        )
-        subprocess.run(
-            ["docker", "build", "-q", "-t", image, "-"], input=dockerfile, text=True, capture_output=True, check=True
-        )
+        with tempfile.TemporaryDirectory(prefix="viztest-") as context:
+            dockerfile = Path(context) / "Dockerfile"
+            dockerfile.write_text(
+                f"FROM {base}\n"
+                f'LABEL viztest="1" org.opencontainers.image.version="{version}"\n'
+                'ENTRYPOINT []\nCMD ["sleep", "infinity"]\n'
+                'HEALTHCHECK --interval=1s --timeout=2s --retries=3 CMD ["sleep", "0"]\n'
+            )
+            engine.local().build(
+                context=Path(context), dockerfile=dockerfile, tag=image, build_args={}, output=lambda line: None
+            )
     yield images
-    docker("rmi", *images.values(), check=False)
+    for image in images.values():
+        with contextlib.suppress(EngineError):
+            engine.local().image_remove(image)
 
 
 @dataclass
@@ -127,43 +127,53 @@ class ServiceUnderTest:
     name: str
     images: dict[str, str]
 
-    def ps(self) -> list[dict[str, str]]:
+    def ps(self) -> list[Task]:
         """`docker service ps` of the tasks meant to run: what viz must agree with."""
-        lines = docker(
-            "service", "ps", self.name, "--no-trunc", "--filter", "desired-state=running", "--format", "{{json .}}"
-        ).stdout.splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        return engine.local().tasks([self.name], desired_state="running")
 
     def running_count(self) -> int:
-        return sum(1 for task in self.ps() if task["CurrentState"].startswith("Running"))
+        return sum(1 for task in self.ps() if task.state == "running")
 
     def wait_running(self, count: int, timeout: float = 60) -> None:
-        wait_until(lambda: self.running_count() == count, timeout=timeout, what=f"{count} running tasks of {self.name}")
+        wait_until(
+            f"{count} running tasks of {self.name}",
+            lambda: self.running_count() == count,
+            timeout=timeout,
+            interval=0.05,
+        )
 
     def scale(self, replicas: int) -> None:
-        docker("service", "scale", "--detach", f"{self.name}={replicas}")
+        engine.local().service_scale(self.name, replicas)
 
 
 @pytest.fixture(scope="module")
 def test_service(test_images: dict[str, str]) -> Iterator[ServiceUnderTest]:
     name = f"viztest-{uuid.uuid4().hex[:8]}"
-    docker(
-        "service", "create", "--detach", "--no-resolve-image", "--name", name, "--label", "viztest=1",
-        "--replicas", "2", "--stop-grace-period", "1s",
-        "--update-parallelism", "1", "--update-delay", "30s", "--update-order", "start-first",
+    engine.local().service_create(
         test_images["v1"],
-    )  # fmt: skip
+        name=name,
+        replicas=2,
+        labels={"viztest": "1"},
+        stop_grace_period=1,
+        update_parallelism=1,
+        update_delay=30,
+        update_order="start-first",
+    )
     service = ServiceUnderTest(name=name, images=test_images)
     try:
         service.wait_running(2)
         yield service
     finally:
-        docker("service", "rm", name, check=False)
+        with contextlib.suppress(EngineError):
+            engine.local().service_remove(name)
         # The containers go asynchronously; wait so the images can be removed afterwards.
-        leftovers = ("ps", "-aq", "--filter", f"label=com.docker.swarm.service.name={name}")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and docker(*leftovers).stdout.strip():
-            time.sleep(0.5)
+        with contextlib.suppress(TimeoutError):
+            wait_until(
+                f"the containers of {name} to go",
+                lambda: not engine.local().containers({SERVICE_NAME_LABEL: name}, all=True),
+                timeout=30,
+                interval=0.5,
+            )
 
 
 @pytest.fixture(scope="module")

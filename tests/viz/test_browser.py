@@ -5,16 +5,15 @@ the engine marking a new task running (its own status timestamp) to the card say
 the page, plus the time from `docker service scale` returning to the new cards appearing.
 """
 
-import json
 import time
 from collections.abc import Iterator
-from datetime import datetime
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from ops import engine
 from tests.chromium import screenshot
-from tests.viz.conftest import ServiceUnderTest, docker, service_tasks, viz_state
+from tests.viz.conftest import ServiceUnderTest, service_tasks, viz_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.swarm]
 
@@ -33,10 +32,11 @@ def cards(page: Page, service: str, *, state: str | None = None):
     return page.locator(selector + (f".state-{state}" if state else ""))
 
 
-def running_since(task_id: str) -> float:
+def running_since(service: ServiceUnderTest, task_id: str) -> float:
     """When the engine marked the task running, as a Unix time."""
-    stamp = json.loads(docker("inspect", "--format", "{{json .Status.Timestamp}}", task_id).stdout)
-    return datetime.fromisoformat(stamp).timestamp()
+    [task] = [task for task in service.ps() if task.id == task_id]
+    assert task.timestamp is not None
+    return task.timestamp.timestamp()
 
 
 def test_board_follows_a_scale_up_and_a_rolling_update(page: Page, swarm_viz, test_service: ServiceUnderTest) -> None:
@@ -54,7 +54,7 @@ def test_board_follows_a_scale_up_and_a_rolling_update(page: Page, swarm_viz, te
     shown_running_at = time.time()
     running = time.monotonic() - scaled_at
     new = [task["id"] for task in service_tasks(viz_state(swarm_viz), test_service.name) if task["id"] not in known]
-    lag = shown_running_at - max(running_since(task_id) for task_id in new)
+    lag = shown_running_at - max(running_since(test_service, task_id) for task_id in new)
     screenshot(page, "viz-scaled-up")
     print(
         f"\nscale 2->4: new cards in the page {appeared:.2f}s after `docker service scale` returned, "
@@ -64,9 +64,7 @@ def test_board_follows_a_scale_up_and_a_rolling_update(page: Page, swarm_viz, te
     assert lag < 3
 
     # One task moves to v2 (update-parallelism 1, update-delay 30s): old and new side by side.
-    docker(
-        "service", "update", "--detach", "--no-resolve-image", "--image", test_service.images["v2"], test_service.name
-    )
+    engine.local().service_update(test_service.name, image=test_service.images["v2"])
     new_version = test_service.images["v2"].rsplit(":", 1)[1]
     expect(
         page.locator(f'article.task.state-running[data-service="{test_service.name}"] .version', has_text=new_version)

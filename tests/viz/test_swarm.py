@@ -5,8 +5,9 @@ import time
 import pytest
 import requests
 
-from tests.processes import wait_until
-from tests.viz.conftest import ServiceUnderTest, docker, service_tasks, viz_state
+from common.waiting import wait_until
+from ops import engine
+from tests.viz.conftest import ServiceUnderTest, service_tasks, viz_state
 
 pytestmark = pytest.mark.swarm
 
@@ -14,8 +15,7 @@ pytestmark = pytest.mark.swarm
 def _ps_view(service: ServiceUnderTest) -> set[tuple[str, int, str, str]]:
     view = set()
     for task in service.ps():
-        slot = int(task["Name"].rsplit(".", 1)[1])
-        view.add((task["ID"], slot, task["Node"], task["CurrentState"].split()[0].lower()))
+        view.add((task.id, task.slot, task.node, task.state))
     return view
 
 
@@ -56,7 +56,7 @@ def test_local_tasks_carry_their_container_health(swarm_viz, test_service: Servi
         tasks = service_tasks(viz_state(swarm_viz), test_service.name)
         return len(tasks) >= 2 and all(task["health"] == "healthy" for task in tasks)
 
-    wait_until(all_healthy, timeout=20, what="viz reporting the test tasks healthy")
+    wait_until("viz reporting the test tasks healthy", all_healthy, timeout=20, interval=0.05)
 
 
 def test_scaled_up_tasks_appear_within_seconds(swarm_viz, test_service: ServiceUnderTest) -> None:
@@ -67,7 +67,7 @@ def test_scaled_up_tasks_appear_within_seconds(swarm_viz, test_service: ServiceU
     def four_tasks() -> bool:
         return len(service_tasks(viz_state(swarm_viz), test_service.name)) == 4
 
-    wait_until(four_tasks, timeout=5, what="4 tasks in viz's picture")
+    wait_until("4 tasks in viz's picture", four_tasks, timeout=5, interval=0.05)
     seen_after = time.monotonic() - scaled_at
     new = {task["id"] for task in service_tasks(viz_state(swarm_viz), test_service.name)} - known
     print(f"\nviz showed the 2 new tasks {seen_after:.2f}s after `docker service scale` returned")
@@ -82,18 +82,18 @@ def test_a_killed_container_is_seen_failing_and_replaced(swarm_viz, test_service
     test_service.wait_running(4)
     local = [task for task in service_tasks(viz_state(swarm_viz), test_service.name) if task["state"] == "running"]
     victim = local[0]
-    docker("kill", victim["container_id"])
+    engine.local().kill(victim["container_id"])
     killed_at = time.monotonic()
 
     def victim_ended() -> bool:
         every = service_tasks(viz_state(swarm_viz), test_service.name, active_only=False)
         return any(task["id"] == victim["id"] and task["state"] in {"failed", "shutdown", "complete"} for task in every)
 
-    wait_until(victim_ended, timeout=5, what="the killed task shown as ended")
+    wait_until("the killed task shown as ended", victim_ended, timeout=5, interval=0.05)
     print(f"\nviz showed the killed task ended {time.monotonic() - killed_at:.2f}s after `docker kill`")
 
     def slot_refilled() -> bool:
         tasks = service_tasks(viz_state(swarm_viz), test_service.name)
         return any(task["slot"] == victim["slot"] and task["id"] != victim["id"] for task in tasks)
 
-    wait_until(slot_refilled, timeout=20, what=f"a new task in slot {victim['slot']}")
+    wait_until(f"a new task in slot {victim['slot']}", slot_refilled, timeout=20, interval=0.05)
