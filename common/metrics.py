@@ -4,6 +4,12 @@ import os
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
+# gunicorn (config/gunicorn.conf.py) empties and creates this directory before its workers start.
+# A process the images start without gunicorn (manage.py seed_demo, the stack's seed job) inherits
+# the variable but not the directory, and defining a metric below would fail on a missing file.
+if _multiprocess_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(_multiprocess_dir, exist_ok=True)
+
 # Any other method a client invents counts as "other": a label per made-up verb would let one
 # client create series without bound.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
