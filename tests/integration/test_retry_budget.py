@@ -1,0 +1,57 @@
+"""One retry layer per hop: a lookup that fails upstream costs at most three upstream attempts.
+
+The invoices service looks customers and products up through the gateway, which already moves
+on to the next task on an error or a 502/503 (proxy_next_upstream, 3 tries at most). The
+client in invoices retries only when it cannot reach the gateway at all. A system of its own:
+the test stops the customers Redis, so every customers process answers 503.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from ops.local import LocalSystem, Ports
+from tests.integration.conftest import Gateway
+
+pytestmark = pytest.mark.integration
+
+MAX_UPSTREAM_ATTEMPTS = 3
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
+    run_dir = tmp_path_factory.mktemp("retry-budget")
+    with LocalSystem(
+        ports=Ports.free(), run_dir=run_dir, persistent_redis=False, with_frontend=False, rate_limit=False, say=print
+    ) as started:
+        yield started
+
+
+def upstream_attempts(lines: list[dict], path_prefix: str) -> int:
+    return sum(len(line["upstream_addr"].split(", ")) for line in lines if line["uri"].startswith(path_prefix))
+
+
+def test_an_invoice_whose_customer_lookup_gets_503_costs_at_most_three_upstream_attempts(system):
+    gateway = Gateway(system)
+    customer = gateway.post("/api/customers/", json={"name": "Budget Ltd", "address": "3 Retry Row"}).json()
+    product = gateway.post("/api/products/", json={"name": "Try", "unit_price": "1.00"}).json()
+    system.child("redis-customers").stop()
+    request_id = f"budget-{uuid.uuid4().hex}"
+
+    response = requests.post(
+        f"{system.internal_url}/api/invoices/",
+        json={"customer_id": customer["id"], "product_id": product["id"], "quantity": 1},
+        headers={"X-Request-ID": request_id},
+        timeout=30,
+    )
+
+    assert response.status_code == 503
+    assert "customers" in response.json()["error"]["message"]
+    lines = gateway.log_lines_for(request_id, at_least=2)
+    attempts = upstream_attempts(lines, "/api/customers/")
+    assert 1 <= attempts <= MAX_UPSTREAM_ATTEMPTS, lines
+    assert [line["status"] for line in lines if line["uri"].startswith("/api/invoices/")] == [503]
