@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from common.waiting import WaitTimeout, wait_until
-from ops import cli, images
+from ops import cli, hostports, images
 from ops.bases import BuildError
 from ops.cli import say
 from ops.engine import NAMESPACE_LABEL, Engine, EngineError, Service, Task, local
@@ -416,8 +416,25 @@ def settings_from(args: argparse.Namespace) -> StackSettings:
     )
 
 
+def require_free_host_ports(settings: StackSettings, *, engine: Engine | None = None) -> None:
+    """StackError naming the holder of a host port the stack publishes, unless the stack holds it."""
+    if not hostports.engine_is_local():
+        return
+    wanted = {"gateway": (settings.gateway_port, 80), "viz": (settings.viz_port, 8080)}
+    for service, (port, target) in wanted.items():
+        if published_port(service=service, target=target, engine=engine) == port:
+            continue
+        if hostports.port_taken(port):
+            option = "--gateway-port" if service == "gateway" else "--viz-port"
+            raise StackError(
+                f"port {port} (the {service}'s) is taken on this host by {hostports.holder(port)}: "
+                f"stop it, or deploy on another port ({option} N)"
+            )
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    require_free_host_ports(settings)
     if not args.no_build:
         build_images(settings)
     ensure_swarm(args.advertise_addr)
