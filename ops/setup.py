@@ -44,15 +44,46 @@ def missing_packages(wanted: dict[str, str]) -> list[str]:
     return sorted({package for binary, package in wanted.items() if not shutil.which(binary, path=search_path)})
 
 
-def install_packages(packages: list[str]) -> None:
+# Packages installed for their programs only: local mode and the tests start their own nginx and
+# redis-server. Their system services must not run: a host nginx holds port 80, which the stack's
+# gateway publishes, and nothing here ever uses a host Redis.
+BINARY_ONLY_PACKAGES = {"nginx-light": "nginx", "redis-server": "redis-server"}
+# Debian's hook for "may this package start its daemon now?": exit 101 says no (see invoke-rc.d).
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
+SYSTEMD_RUNNING = Path("/run/systemd/system")
+
+
+def install_packages(
+    packages: list[str], *, policy_rc_d: Path = POLICY_RC_D, systemd_running: Path = SYSTEMD_RUNNING
+) -> None:
     if not packages:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         sys.exit(f"Missing Debian packages: {' '.join(packages)}. Install them (apt-get install ...) and retry.")
     step(f"installing {' '.join(packages)} (apt-get)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends"]
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], check=True, env=env)
+    services = [package for package in packages if package in BINARY_ONLY_PACKAGES]
+    others = [package for package in packages if package not in BINARY_ONLY_PACKAGES]
+    if others:
+        subprocess.run([*install, *others], check=True, env=env)
+    if not services:
+        return
+    created = not policy_rc_d.exists()
+    if created:
+        policy_rc_d.write_text("#!/bin/sh\n# ops.setup: install without starting daemons\nexit 101\n")
+        policy_rc_d.chmod(0o755)
+    try:
+        subprocess.run([*install, *services], check=True, env=env)
+    finally:
+        if created:
+            policy_rc_d.unlink()
+    units = [BINARY_ONLY_PACKAGES[package] for package in services]
+    if systemd_running.is_dir():
+        # The package enabled them for the next boot all the same.
+        subprocess.run(["systemctl", "disable", "--now", *units], check=True)
+    step(f"{', '.join(units)}: installed as programs only, system service not started nor enabled")
 
 
 def docker_answers() -> bool:
