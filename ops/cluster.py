@@ -546,6 +546,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         viz_port=8080,
     )
     manager = manager_engine()
+    stack.ensure_redis_node(engine=manager)
     stack.ensure_secret(engine=manager)
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
     stack.deploy(stack_settings, engine=manager)

@@ -104,6 +104,7 @@ class Node:
     status: str  # "ready", "down", ...
     availability: str  # "active", "pause", "drain"
     leader: bool
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -351,9 +352,21 @@ class Engine:
                 status=row["Status"]["State"],
                 availability=row["Spec"]["Availability"],
                 leader=bool((row.get("ManagerStatus") or {}).get("Leader")),
+                labels=row["Spec"].get("Labels") or {},
             )
             for row in rows
         ]
+
+    def own_node_id(self) -> str:
+        """The swarm node id of this engine."""
+        return str(self.info()["Swarm"]["NodeID"])
+
+    def node_label_add(self, node_id: str, key: str, value: str) -> None:
+        self._run(["node", "update", "--label-add", f"{key}={value}", node_id])
+        with self._errors(f"docker node update --label-add {key}={value} {node_id}"):
+            row = self.api.inspect_node(node_id)
+            spec = {**row["Spec"], "Labels": {**(row["Spec"].get("Labels") or {}), key: value}}
+            self.api.update_node(node_id, row["Version"]["Index"], spec)
 
     def node_remove(self, node_id: str) -> None:
         self._run(["node", "rm", "--force", node_id])

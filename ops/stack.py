@@ -37,6 +37,8 @@ STACK_FILE = REPO / "swarm-stack.yml"
 NGINX_CONF = REPO / "docker" / "gateway" / "nginx.conf"
 
 STACK = "demo"
+# The node whose volumes hold the Redis data; swarm-stack.yml places every Redis on it.
+REDIS_NODE_LABEL = "demo.redis-data"
 SECRET_NAME = "demo_secret_key"  # noqa: S105 (a name, not a value)
 UPDATE_IN_PROGRESS = {"updating", "rollback_started"}
 UPDATE_STUCK = {"paused", "rollback_paused"}
@@ -64,6 +66,23 @@ def ensure_swarm(advertise_addr: str | None, *, engine: Engine | None = None) ->
         # Several interfaces and none chosen: a single-node swarm is happy on loopback.
         say("no unique address to advertise; using 127.0.0.1 (single node; pass --advertise-addr for more)")
         engine.swarm_init("127.0.0.1")
+
+
+def ensure_redis_node(node_id: str | None = None, *, engine: Engine | None = None) -> str:
+    """The node that keeps the Redis volumes: the one labelled REDIS_NODE_LABEL, else `node_id`
+    (default: this engine's node), labelled now. Its hostname."""
+    engine = engine or local()
+    nodes = engine.nodes()
+    labelled = [node for node in nodes if node.labels.get(REDIS_NODE_LABEL) == "true"]
+    if len(labelled) > 1:
+        names = ", ".join(node.hostname for node in labelled)
+        raise StackError(f"{len(labelled)} nodes carry {REDIS_NODE_LABEL}=true ({names}); Redis data lives on one")
+    if labelled:
+        return labelled[0].hostname
+    chosen = node_id or engine.own_node_id()
+    say(f"Redis keeps its data on this node: labelling it {REDIS_NODE_LABEL}=true")
+    engine.node_label_add(chosen, REDIS_NODE_LABEL, "true")
+    return next(node.hostname for node in nodes if node.id == chosen)
 
 
 def ensure_secret(name: str = SECRET_NAME, *, engine: Engine | None = None) -> None:
@@ -438,6 +457,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if not args.no_build:
         build_images(settings)
     ensure_swarm(args.advertise_addr)
+    ensure_redis_node()
     ensure_secret()
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
     deploy(settings)

@@ -166,6 +166,17 @@ BASH_REDIS_PROBE = (
 OWN_REDIS_PROBE = "import socket; socket.create_connection(('customers-redis', 6379), timeout=2).close()"
 
 
+def test_every_redis_runs_on_the_one_node_labelled_for_redis_data(deployed: str) -> None:
+    labelled = [n for n in engine.local().nodes() if n.labels.get(stack.REDIS_NODE_LABEL) == "true"]
+
+    assert len(labelled) == 1
+    for name in API_SERVICES:
+        redis = engine.local().service(f"{stack.STACK}_{name}-redis")
+        assert redis is not None
+        assert redis.constraints == (f"node.labels.{stack.REDIS_NODE_LABEL} == true",)
+        assert {t.node_id for t in stack.stack_tasks(service=f"{name}-redis") if t.running} == {labelled[0].id}
+
+
 def test_only_the_socket_proxy_holds_the_docker_socket(deployed: str) -> None:
     holders = set()
     for container in engine.local().containers({NAMESPACE_LABEL: stack.STACK}, status="running"):
