@@ -1,13 +1,16 @@
 """The whole system in local mode (real redis-server, gunicorn and nginx) on free ports."""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
 from common.waiting import wait_until
-from ops.local import LocalSystem
+from ops.local import LocalSystem, Ports
 
 
 class Gateway:
@@ -49,3 +52,12 @@ class Gateway:
 @pytest.fixture(scope="session")
 def gateway(local_system: LocalSystem) -> Gateway:
     return Gateway(local_system)
+
+
+@contextmanager
+def system_of_its_own(tmp_path_factory: pytest.TempPathFactory, name: str, **options: Any) -> Iterator[LocalSystem]:
+    """The whole system on free ports for one test module that changes it (a limit turned on, a
+    Redis stopped), so the shared system stays as every other suite expects it."""
+    run_dir = tmp_path_factory.mktemp(name)
+    with LocalSystem(ports=Ports.free(), run_dir=run_dir, persistent_redis=False, say=print, **options) as system:
+        yield system

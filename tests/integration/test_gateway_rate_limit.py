@@ -20,8 +20,9 @@ import pytest
 import requests
 
 from common.waiting import wait_until
-from ops.local import LocalSystem, Ports
+from ops.local import LocalSystem
 from tests.gateway_bursts import burst, wait_until_served
+from tests.integration.conftest import system_of_its_own
 
 pytestmark = pytest.mark.integration
 
@@ -33,10 +34,7 @@ def statuses(responses: list[requests.Response]) -> set[int]:
 @pytest.fixture(scope="module")
 def local_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
     """The whole system with the production rate limit on the public listener."""
-    run_dir = tmp_path_factory.mktemp("rate-limited")
-    with LocalSystem(
-        ports=Ports.free(), run_dir=run_dir, persistent_redis=False, with_frontend=True, rate_limit=True, say=print
-    ) as system:
+    with system_of_its_own(tmp_path_factory, "rate-limited", with_frontend=True, rate_limit=True) as system:
         yield system
 
 

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from ops.local import LocalSystem, Ports
-from tests.integration.conftest import Gateway
+from common.waiting import wait_until
+from ops.local import LocalSystem
+from tests.integration.conftest import Gateway, system_of_its_own
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +25,7 @@ MAX_UPSTREAM_ATTEMPTS = 3
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
-    run_dir = tmp_path_factory.mktemp("retry-budget")
-    with LocalSystem(
-        ports=Ports.free(), run_dir=run_dir, persistent_redis=False, with_frontend=False, rate_limit=False, say=print
-    ) as started:
+    with system_of_its_own(tmp_path_factory, "retry-budget", with_frontend=False, rate_limit=False) as started:
         yield started
 
 
@@ -51,7 +49,16 @@ def test_an_invoice_whose_customer_lookup_gets_503_costs_at_most_three_upstream_
 
     assert response.status_code == 503
     assert "customers" in response.json()["error"]["message"]
-    lines = gateway.log_lines_for(request_id, at_least=2)
+    # nginx writes the POST's own line just after its response, the lookups' lines before it.
+    lines = wait_until(
+        "the gateway's log line of the invoice POST",
+        lambda: (
+            (mine := [line for line in gateway.access_log() if line["request_id"] == request_id])
+            and any(line["uri"].startswith("/api/invoices/") for line in mine)
+            and mine
+        ),
+        timeout=5,
+    )
     attempts = upstream_attempts(lines, "/api/customers/")
     assert 1 <= attempts <= MAX_UPSTREAM_ATTEMPTS, lines
     assert [line["status"] for line in lines if line["uri"].startswith("/api/invoices/")] == [503]
