@@ -1,28 +1,25 @@
 """The Docker socket proxy's allow-list, on the real engine of this machine.
 
 docker/socket-proxy/nginx.conf runs under the local nginx (the image runs the same file),
-with only its listen port changed, in front of /var/run/docker.sock. The deployed proxy is
+with only its listen port and pid file changed, in front of /var/run/docker.sock. The deployed proxy is
 checked again from inside the stack by tests/swarm.
 """
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from common.waiting import wait_until
 from ops import engine
-from ops.processes import find_executable, free_port
+from ops.processes import Nginx, find_executable, free_port, http_status
 from tests.processes import docker_unusable
 
 pytestmark = pytest.mark.swarm
 
 REPO = Path(__file__).resolve().parents[2]
 PROXY_CONF = REPO / "docker" / "socket-proxy" / "nginx.conf"
-SOCKET = Path("/var/run/docker.sock")
+PID_LINE = "pid /tmp/socket-proxy.pid;\n"
 
 ALLOWED = [
     "/_ping",
@@ -64,33 +61,23 @@ REFUSED_WRITES = [
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if reason := docker_unusable():
         pytest.skip(reason)
-    nginx = find_executable("nginx")
-    if nginx is None:
+    if find_executable("nginx") is None:
         pytest.skip("nginx is not installed")
     port = free_port()
-    prefix = tmp_path_factory.mktemp("socket-proxy")
-    conf = prefix / "nginx.conf"
     text = PROXY_CONF.read_text()
+    # Only the listen line changes; the pid file goes to the prefix, as Nginx places it.
     assert text.count("listen 2375;") == 1
-    conf.write_text(text.replace("listen 2375;", f"listen 127.0.0.1:{port};"))
-    process = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"])
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited with {process.returncode}")
-        try:
-            return requests.get(f"{url}/_ping", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
-
+    assert text.count(PID_LINE) == 1
+    config = text.replace("listen 2375;", f"listen 127.0.0.1:{port};").replace(PID_LINE, "")
+    nginx = Nginx(tmp_path_factory.mktemp("socket-proxy"), config, name="socket-proxy")
+    nginx.start()
     try:
-        wait_until("the socket proxy to answer /_ping", answers, timeout=15)
-        yield url
+        nginx.wait_until_answering(
+            "the socket proxy answering /_ping", lambda: http_status(port, "/_ping") == 200, timeout=15
+        )
+        yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        shutil.rmtree(prefix, ignore_errors=True)
+        nginx.stop()
 
 
 @pytest.mark.parametrize("path", ALLOWED)
