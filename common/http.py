@@ -9,7 +9,7 @@ outcome. What an answer means is the caller's business: the integration modules
 
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -24,8 +24,6 @@ from common.circuit import CircuitBreaker
 logger = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# What a status retry may resend: reads only, whatever the target.
-RETRIED_METHODS = frozenset({"GET", "HEAD"})
 
 
 class NoAnswer(Exception):
@@ -57,7 +55,7 @@ class TimedOut(NoAnswer):
         self.seconds = seconds
 
 
-def _retry(retries: int, statuses: Collection[int]) -> Retry:
+def _retry(retries: int) -> Retry:
     return Retry(
         total=retries,
         # A connection that failed carried no request, so even a POST may be sent again.
@@ -65,10 +63,10 @@ def _retry(retries: int, statuses: Collection[int]) -> Retry:
         # A read that timed out already cost the whole read timeout, and the request may have
         # had its effect: reads are never retried.
         read=False,
-        status=retries,
+        # An answer is never asked for again, whatever its status: every call goes through the
+        # gateway, which has already tried the next task (one retry layer per hop).
+        status=0,
         other=0,
-        status_forcelist=tuple(statuses),
-        allowed_methods=RETRIED_METHODS,
         backoff_factor=0.05,
         raise_on_status=False,
         respect_retry_after_header=False,
@@ -96,8 +94,8 @@ def _session(base_url: str, retry: Retry) -> requests.Session:
 class HttpClient:
     """Calls to one base URL through one pooled session.
 
-    Connection failures are retried `retries` times for any method (nothing was sent); answers
-    with a status in `retry_statuses` are retried as often for GET/HEAD only. With a `breaker`,
+    Connection failures are retried `retries` times for any method (nothing was sent); an
+    answer, whatever its status, is returned as it is. With a `breaker`,
     a target that keeps failing (no answer, 5xx or 429) is not called until a trial call
     succeeds. With a `write_token`, writes carry it as a bearer token.
     """
@@ -110,7 +108,6 @@ class HttpClient:
         connect_timeout: float,
         read_timeout: float,
         retries: int,
-        retry_statuses: Collection[int] = (),
         breaker: CircuitBreaker | None = None,
         write_token: str = "",
     ) -> None:
@@ -119,7 +116,7 @@ class HttpClient:
         self.timeout = (connect_timeout, read_timeout)
         self.breaker = breaker
         self.write_token = write_token
-        self.session = _session(self.base_url, _retry(retries, retry_statuses))
+        self.session = _session(self.base_url, _retry(retries))
 
     def request(
         self,

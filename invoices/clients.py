@@ -26,11 +26,10 @@ def _client(target: str, base_url: str) -> HttpClient:
         base_url=base_url,
         connect_timeout=settings.HTTP_CONNECT_TIMEOUT,
         read_timeout=settings.HTTP_READ_TIMEOUT,
-        # Connection failures only: nothing reached the gateway. A 502/503/504 comes from the
-        # gateway after it has already tried every task it could (proxy_next_upstream); asking
-        # again would multiply those attempts, not add a chance.
+        # Connection failures only (the core's rule): a 502/503/504 comes from the gateway after
+        # it has tried every task it could (proxy_next_upstream); asking again would multiply
+        # those attempts, not add a chance.
         retries=settings.HTTP_GET_RETRIES,
-        retry_statuses=(),
         breaker=CircuitBreaker(
             failure_threshold=settings.CIRCUIT_FAILURE_THRESHOLD, reset_seconds=settings.CIRCUIT_RESET_SECONDS
         ),
