@@ -15,7 +15,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # then opens a new connection per request). GUNICORN_THREADS=1 gives the sync worker.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread" if threads > 1 else "sync"
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "90"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 # Longer than nginx's upstream keepalive_timeout (60 s): the gateway, not the service, closes an
 # idle connection, so nginx never sends a request on a connection the service is closing.

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_type_hints
 import requests
 from django.conf import settings
 
-from common.http import HttpClient, NoAnswer, TimedOut
+from common.http import SAFE_METHODS, HttpClient, NoAnswer, TimedOut
 from customers.domain import Customer
 from invoices.domain import Invoice
 from products.domain import Product
@@ -125,17 +125,22 @@ class IssuedInvoice:
 # ------------------------------------------------------------------------------
 
 
+# Connection failures only: nothing was sent, and the gateway itself retries on the next task.
+GATEWAY_CONNECT_RETRIES = 1
+
+
 @cache
-def _gateway() -> HttpClient:
-    """One pooled session per process. Only connection failures are retried, once: the gateway
+def _gateway(*, write: bool) -> HttpClient:
+    """One pooled session per process for reads, one for writes (the gateway waits longer for a
+    write, so the frontend does too). Only connection failures are retried, once: the gateway
     already retries idempotent requests on the next task. No circuit breaker: one client serves
     all three APIs, and a page must name the one service that is down, not pause the others."""
     return HttpClient(
         target="gateway",
         base_url=settings.API_URL,
         connect_timeout=settings.HTTP_CONNECT_TIMEOUT,
-        read_timeout=settings.HTTP_READ_TIMEOUT,
-        retries=1,
+        read_timeout=settings.HTTP_WRITE_TIMEOUT if write else settings.HTTP_READ_TIMEOUT,
+        retries=GATEWAY_CONNECT_RETRIES,
         write_token=settings.API_WRITE_TOKEN,
     )
 
@@ -154,7 +159,9 @@ def _call(
     shown_path = path + ("?" + "&".join(f"{k}={v}" for k, v in sent.items()) if sent else "")
     started = time.perf_counter()
     try:
-        response = _gateway().request(method, path, params=sent, json=json, headers=headers)
+        response = _gateway(write=method not in SAFE_METHODS).request(
+            method, path, params=sent, json=json, headers=headers
+        )
     except TimedOut as error:
         _record(ApiCall(method, shown_path, None, "", "", _since(started), "timeout"))
         message = f"The {service} service did not answer within {error.seconds:g} seconds."

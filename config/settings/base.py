@@ -171,8 +171,14 @@ SPECTACULAR_SETTINGS = {
 # ------------------------------------------------------------------------------
 # Calls to other services
 # ------------------------------------------------------------------------------
+# Each read timeout outlasts the worst case of the gateway hop it waits for (its retries included):
+# the chain is the table "Timeouts and retries" in docker/README.md, and
+# tests/config/test_timeout_chain.py fails when a value here breaks it.
 HTTP_CONNECT_TIMEOUT = env_float("HTTP_CONNECT_TIMEOUT", 1.0)
-HTTP_READ_TIMEOUT = env_float("HTTP_READ_TIMEOUT", 3.0)
+# A read (GET): invoices' lookups, the frontend's pages.
+HTTP_READ_TIMEOUT = env_float("HTTP_READ_TIMEOUT", 12.0)
+# A write (the frontend's POST/PUT/PATCH/DELETE): an invoice POST waits for two lookups itself.
+HTTP_WRITE_TIMEOUT = env_float("HTTP_WRITE_TIMEOUT", 30.0)
 HTTP_GET_RETRIES = int(env("HTTP_GET_RETRIES", "2"))
 # After this many failed calls in a row a dependency is not called for CIRCUIT_RESET_SECONDS.
 CIRCUIT_FAILURE_THRESHOLD = int(env("CIRCUIT_FAILURE_THRESHOLD", "5"))
