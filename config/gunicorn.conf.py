@@ -15,6 +15,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # then opens a new connection per request). GUNICORN_THREADS=1 gives the sync worker.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread" if threads > 1 else "sync"
+# Longer than the slowest request of any service (a frontend page that waits for four reads and a
+# write through the gateway, docker/README.md "Timeouts and retries"): with GUNICORN_THREADS=1 a
+# request running this long gets its worker killed; with threads, only a stuck main loop does.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "90"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 # Longer than nginx's upstream keepalive_timeout (60 s): the gateway, not the service, closes an

@@ -84,6 +84,8 @@ class Write:
     # seconds since the load started, when the answer came
     at: float
     body: object = None
+    # what the attempts before the last one got (status or exception name), all with one Idempotency-Key
+    retried: tuple[int | str, ...] = ()
 
     @property
     def entity_id(self) -> str | None:
@@ -122,7 +124,9 @@ class WriteLoad:
 
     `make_body(kind, n)` returns the body of the n-th write; `kinds` cycles (e.g. three
     customers, then an invoice). `rate` bounds the writes per second over all threads
-    (0: as fast as the server answers).
+    (0: as fast as the server answers). With `attempts` above 1, a write that got no answer,
+    a 5xx or a 429 is sent again with the same Idempotency-Key (after `retry_pause` seconds, or
+    Retry-After), up to `attempts` times in all; one Write records the last answer.
     """
 
     def __init__(
@@ -134,12 +138,16 @@ class WriteLoad:
         writers: int = 4,
         rate: float = 0.0,
         timeout: float = 10.0,
+        attempts: int = 1,
+        retry_pause: float = 1.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.make_body = make_body
         self.writers = writers
         self.rate = rate
         self.timeout = timeout
+        self.attempts = attempts
+        self.retry_pause = retry_pause
         self.writes: list[Write] = []
         self._kinds = itertools.cycle(tuple(kinds))
         self._counter = itertools.count()
@@ -160,7 +168,7 @@ class WriteLoad:
     def stop(self) -> list[Write]:
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=self.timeout + 5)
+            thread.join(timeout=(self.timeout + self.retry_pause + 5) * self.attempts)
         return self.answers()
 
     def now(self) -> float:
@@ -184,20 +192,33 @@ class WriteLoad:
             if self._stop.wait(max(0.0, when - time.monotonic())):
                 return
             body = self.make_body(kind, n)
-            try:
-                response = session.post(
-                    f"{self.base_url}/api/{kind}s/",
-                    json=body,
-                    headers={"Idempotency-Key": str(uuid.uuid4())},
-                    timeout=self.timeout,
-                )
-                status: int | str = response.status_code
-                try:
-                    answer = response.json()
-                except ValueError:
-                    answer = response.text[:200]
-            except requests.RequestException as exc:
-                status, answer = type(exc).__name__, str(exc)[:200]
+            key = str(uuid.uuid4())
+            retried: list[int | str] = []
+            while True:
+                status, answer, pause = self._post(session, kind, body, key)
+                # Only what may not have been written, or was refused before a service saw it, is sent again.
+                again = not isinstance(status, int) or status >= 500 or status == 429
+                if not again or len(retried) + 1 >= self.attempts:
+                    break
+                retried.append(status)
+                time.sleep(pause)
             sent = {name: str(value) for name, value in body.items()}
             with self._lock:
-                self.writes.append(Write(kind, sent, status, self.now(), answer))
+                self.writes.append(Write(kind, sent, status, self.now(), answer, tuple(retried)))
+
+    def _post(
+        self, session: requests.Session, kind: str, body: dict[str, object], key: str
+    ) -> tuple[int | str, object, float]:
+        """One POST: its status (or the exception's name), its body, and how long to wait before another."""
+        try:
+            response = session.post(
+                f"{self.base_url}/api/{kind}s/", json=body, headers={"Idempotency-Key": key}, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            return type(exc).__name__, str(exc)[:200], self.retry_pause
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = response.text[:200]
+        retry_after = response.headers.get("Retry-After", "")
+        return response.status_code, answer, float(retry_after) if retry_after.isdigit() else self.retry_pause
