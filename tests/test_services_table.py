@@ -14,8 +14,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK = yaml.safe_load((REPO_ROOT / "swarm-stack.yml").read_text())["services"]
 NGINX_CONF = (REPO_ROOT / "docker" / "gateway" / "nginx.conf").read_text()
 IMAGE = re.compile(r"^\$\{REGISTRY[^}]*\}/(?P<image>[a-z0-9-]+):")
-# `location [modifier] pattern {` and the block up to its closing brace (route blocks nest nothing).
+# `location [modifier] pattern {` and the block up to the first closing brace: a route names its
+# backend before anything nested (the API routes' `if` that sends writes on).
 LOCATION = re.compile(r"^\s*location\s+(?:(?P<modifier>=|~\*?|\^~)\s+)?(?P<pattern>\S+)\s*\{(?P<body>[^}]*)\}", re.M)
+# A route proxies to its backend, or sets it for the location that sends the API writes.
+BACKEND = re.compile(r"(?:proxy_pass\s+http://|set\s+\$gateway_api\s+)\$(\w+)_backend\s*;")
 STACK_SERVICES = [entry for entry in SERVICES if entry.name != "redis"]
 WITH_REDIS = [entry for entry in SERVICES if entry.redis]
 
@@ -46,7 +49,7 @@ def routes() -> dict[str, list[tuple[str | None, str]]]:
     """Backend name -> the (modifier, pattern) of each location of the gateway that proxies to it."""
     found: dict[str, list[tuple[str | None, str]]] = {}
     for location in LOCATION.finditer(NGINX_CONF):
-        backend = re.search(r"proxy_pass\s+http://\$(\w+)_backend\s*;", location["body"])
+        backend = BACKEND.search(location["body"])
         if backend:
             found.setdefault(backend[1], []).append((location["modifier"], location["pattern"]))
     return found
