@@ -46,3 +46,27 @@ def test_acknowledged_writes_survive_a_redis_crash_and_nothing_is_half_written(c
         f"writes acknowledged {len(acknowledged)}, all found; answered 503 {len(refused)}"
         f" (Redis killed at {killed_at:.1f}s, restarted 1s later)"
     )
+
+
+def test_writes_sent_again_with_their_idempotency_key_all_land_exactly_once(customers_on_a_redis_we_kill):
+    service, store = customers_on_a_redis_we_kill
+    load = WriteLoad(
+        service.url,
+        lambda kind, n: {"name": f"again-{n}", "address": "x"},
+        writers=WRITERS,
+        attempts=50,
+        retry_pause=0.2,
+    ).start()
+    time.sleep(LOAD_SECONDS / 3)
+    store.kill()
+    time.sleep(1)
+    store.start()
+    time.sleep(LOAD_SECONDS * 2 / 3 - 1)
+    writes = load.stop()
+
+    assert any(w.retried for w in writes), "some writes were refused while Redis was away, and sent again"
+    assert {w.status for w in writes} == {201}
+    snapshot = redis_snapshot(redis.Redis.from_url(store.url(), decode_responses=True), "customer")
+    stored_names = sorted(row["name"] for row in snapshot.hashes.values())
+    assert stored_names == sorted(w.sent["name"] for w in writes), "each write stored once"
+    assert not lost_or_altered(writes, snapshot, "customer")
