@@ -156,7 +156,7 @@ def invoices_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lo
     with running_system(tmp_path_factory.mktemp("browser-invoices-down")) as system:
         customer = requests.post(
             f"{system.gateway_url}/api/customers/", json={"name": "Resilient Ltd", "address": "9 Fallback Road"},
-            timeout=10,
+            headers=system.credentials.api_headers(), timeout=10,
         ).json()  # fmt: skip
         invoices = system.child("invoices").process
         invoices.send_signal(signal.SIGTERM)
