@@ -14,7 +14,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import redis
 import requests
@@ -122,11 +122,12 @@ def unclear_refusals(writes: Iterable[Write], allowed: Iterable[int]) -> list[st
 class WriteLoad:
     """Threads POSTing new entities until stopped, recording every answer.
 
-    `make_body(kind, n)` returns the body of the n-th write; `kinds` cycles (e.g. three
-    customers, then an invoice). `rate` bounds the writes per second over all threads
-    (0: as fast as the server answers). With `attempts` above 1, a write that got no answer,
-    a 5xx or a 429 is sent again with the same Idempotency-Key (after `retry_pause` seconds, or
-    Retry-After), up to `attempts` times in all; one Write records the last answer.
+    `auth` are the headers that allow a write (the API token). `make_body(kind, n)` returns the
+    body of the n-th write; `kinds` cycles (e.g. three customers, then an invoice). `rate` bounds
+    the writes per second over all threads (0: as fast as the server answers). With `attempts`
+    above 1, a write that got no answer, a 5xx or a 429 is sent again with the same
+    Idempotency-Key (after `retry_pause` seconds, or Retry-After), up to `attempts` times in all;
+    one Write records the last answer.
     """
 
     def __init__(
@@ -134,6 +135,7 @@ class WriteLoad:
         base_url: str,
         make_body: Callable[[str, int], dict[str, object]],
         *,
+        auth: Mapping[str, str],
         kinds: Iterable[str] = ("customer",),
         writers: int = 4,
         rate: float = 0.0,
@@ -143,6 +145,7 @@ class WriteLoad:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.make_body = make_body
+        self.auth = dict(auth)
         self.writers = writers
         self.rate = rate
         self.timeout = timeout
@@ -212,7 +215,10 @@ class WriteLoad:
         """One POST: its status (or the exception's name), its body, and how long to wait before another."""
         try:
             response = session.post(
-                f"{self.base_url}/api/{kind}s/", json=body, headers={"Idempotency-Key": key}, timeout=self.timeout
+                f"{self.base_url}/api/{kind}s/",
+                json=body,
+                headers={**self.auth, "Idempotency-Key": key},
+                timeout=self.timeout,
             )
         except requests.RequestException as exc:
             return type(exc).__name__, str(exc)[:200], self.retry_pause

@@ -19,10 +19,11 @@ import requests
 from common.waiting import wait_until
 from customers.domain import Customer
 from invoices.domain import Invoice
-from ops import cluster, load, stack
+from ops import cluster, credentials, load, stack
 from ops.engine import SERVICE_NAME_LABEL
 from tests.cluster.conftest import run_cli
 from tests.data_safety import SNAPSHOT_LUA, Snapshot, Write, WriteLoad, half_written, lost_or_altered
+from tests.processes import redis_cli
 from tests.timeout_chain import chain
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1800)]
@@ -81,6 +82,7 @@ def entities(deployed_cluster: cluster.ClusterSettings) -> dict[str, dict]:
     """Customers, products and invoices written through m1's gateway before anything breaks: path -> body."""
     base = gateway(deployed_cluster, "m1")
     session = requests.Session()
+    session.headers.update(credentials.load().api_headers())
     written: dict[str, dict] = {}
 
     def create(kind: str, body: dict) -> dict:
@@ -141,7 +143,7 @@ def redis_snapshot(service: str, kind: str) -> Snapshot:
         found = engine.containers({SERVICE_NAME_LABEL: f"{stack.STACK}_{service}"}, status="running")
         if found:
             result = engine.exec(
-                found[0].id, ["redis-cli", "--raw", "EVAL", SNAPSHOT_LUA, "1", f"{kind}:index", f"{kind}:"]
+                found[0].id, redis_cli("--raw", "EVAL", SNAPSHOT_LUA, "1", f"{kind}:index", f"{kind}:")
             )
             assert result.returncode == 0, result.stderr
             return Snapshot.from_json(result.stdout)
@@ -180,6 +182,7 @@ class WriteIntents:
 
 def write_intents(base: str, node: str) -> WriteIntents:
     session = requests.Session()
+    session.headers.update(credentials.load().api_headers())
     buyer = session.post(f"{base}/api/customers/", json={"name": f"Buyer {node}", "address": "1 Quorum"}, timeout=30)
     product = session.post(f"{base}/api/products/", json={"name": "Spare node", "unit_price": "9.99"}, timeout=30)
     assert buyer.status_code == product.status_code == 201, (buyer.text, product.text)
@@ -232,6 +235,7 @@ def test_killed_worker_tasks_move_and_nothing_is_lost(
         WriteLoad(
             gateway(deployed_cluster, mine.node),
             mine.body,
+            auth=credentials.load().api_headers(),
             kinds=("customer", "invoice"),
             writers=2,
             rate=WRITE_RATE,
