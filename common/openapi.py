@@ -12,7 +12,7 @@ from rest_framework.permissions import SAFE_METHODS
 
 from common.permissions import WriteTokenRequired
 
-WRITE_TOKEN_SCHEME = "writeToken"
+SECURITY_SCHEME_NAME = "writeToken"
 
 
 def schema_pattern(python_pattern: str) -> str:
@@ -31,7 +31,7 @@ class AutoSchema(openapi.AutoSchema):
             return super().get_auth()
         self.registry.register_on_missing(
             ResolvedComponent(
-                name=WRITE_TOKEN_SCHEME,
+                name=SECURITY_SCHEME_NAME,
                 type=ResolvedComponent.SECURITY_SCHEMA,
                 object=WriteTokenRequired,
                 schema={
@@ -42,7 +42,7 @@ class AutoSchema(openapi.AutoSchema):
                 },
             )
         )
-        return [{WRITE_TOKEN_SCHEME: []}]
+        return [{SECURITY_SCHEME_NAME: []}]
 
 
 class StrictSerializerExtension(OpenApiSerializerExtension):

@@ -204,4 +204,3 @@ def test_invoices_conforms_to_its_schema(local_system):
     report = fuzz_service(local_system.internal_url, "invoices")
 
     assert_conforms(report, operations=3)
-
