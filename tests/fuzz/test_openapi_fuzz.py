@@ -17,7 +17,6 @@ its Python API with one Hypothesis run per operation and generation mode; failur
 per check rather than stopping at the first, so a run shows everything that disagrees.
 """
 
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,6 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.errors import FailureGroup
+
+from ops.local import LocalSystem
 
 pytestmark = pytest.mark.fuzz
 
@@ -58,16 +59,26 @@ CONFIG = schemathesis.Config.from_dict(
 )
 
 
-def write_headers() -> dict[str, str]:
-    """What every write sends besides its own headers."""
-    token = os.environ.get("API_WRITE_TOKEN")
-    return {"Authorization": f"Bearer {token}"} if token else {}
+@dataclass(frozen=True)
+class Api:
+    """The system under test: where its gateway listens and what a write must send."""
 
+    base_url: str
+    write_headers: dict[str, str]
 
-def api_write(base_url: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = requests.request(method, f"{base_url}{path}", json=body, headers=write_headers(), timeout=10)
-    response.raise_for_status()
-    return response.json()
+    @classmethod
+    def of(cls, system: LocalSystem) -> "Api":
+        return cls(system.internal_url, system.credentials.api_headers())
+
+    def headers_for(self, method: str) -> dict[str, str]:
+        return {} if method.upper() in SAFE_METHODS else self.write_headers
+
+    def write(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = requests.request(
+            method, f"{self.base_url}{path}", json=body, headers=self.headers_for(method), timeout=10
+        )
+        response.raise_for_status()
+        return response.json()
 
 
 @dataclass
@@ -97,7 +108,7 @@ def _is(pattern: re.Pattern[str], value: object) -> bool:
     return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
-def made_by(base_url: str, name: str) -> ServerMade:
+def made_by(api: Api, name: str) -> ServerMade:
     """Two entities of the service (so its first page of one has a next cursor) and what they need."""
     if name == "customers":
         make = [("/api/customers/", {"name": f"Fuzz {n}", "address": "1 Test Street"}) for n in range(2)]
@@ -106,12 +117,12 @@ def made_by(base_url: str, name: str) -> ServerMade:
         make = [("/api/products/", {"name": f"Fuzz {n}", "unit_price": "1.50"}) for n in range(2)]
         references = {}
     else:
-        customer = api_write(base_url, "POST", "/api/customers/", {"name": "Fuzz", "address": "1 Test Street"})
-        product = api_write(base_url, "POST", "/api/products/", {"name": "Fuzz", "unit_price": "1.50"})
+        customer = api.write("POST", "/api/customers/", {"name": "Fuzz", "address": "1 Test Street"})
+        product = api.write("POST", "/api/products/", {"name": "Fuzz", "unit_price": "1.50"})
         references = {"customer_id": customer["id"], "product_id": product["id"]}
         make = [("/api/invoices/", {**references, "quantity": n + 1}) for n in range(2)]
-    created = [api_write(base_url, "POST", path, body) for path, body in make]
-    first_page = requests.get(f"{base_url}/api/{name}/", params={"limit": 1}, timeout=10).json()
+    created = [api.write("POST", path, body) for path, body in make]
+    first_page = requests.get(f"{api.base_url}/api/{name}/", params={"limit": 1}, timeout=10).json()
     return ServerMade(entity_id=created[0]["id"], cursor=first_page["next_cursor"], references=references)
 
 
@@ -134,14 +145,15 @@ class FuzzReport:
         return "\n".join(lines)
 
 
-def fuzz_service(base_url: str, name: str) -> FuzzReport:
-    """Every operation of the service's schema with valid and with invalid data."""
+def fuzz_service(api: Api, name: str) -> FuzzReport:
+    """Every operation of the service's schema with valid and with invalid data; writes send the token."""
+    base_url = api.base_url
     schema = schemathesis.openapi.from_url(f"{base_url}/api/{name}/schema/?format=json", config=CONFIG)
-    server_made = made_by(base_url, name)
+    server_made = made_by(api, name)
     report = FuzzReport()
     for result in schema.get_all_operations():
         operation = result.ok()
-        headers = {} if operation.method.upper() in SAFE_METHODS else write_headers()
+        headers = api.headers_for(operation.method)
         for mode in GenerationMode:
             label = f"{operation.label} ({mode.value})"
 
@@ -195,12 +207,12 @@ def assert_conforms(report: FuzzReport, operations: int) -> None:
 
 @pytest.mark.parametrize("name", ["customers", "products"])
 def test_crud_services_conform_to_their_schema(local_system, name):
-    report = fuzz_service(local_system.internal_url, name)
+    report = fuzz_service(Api.of(local_system), name)
 
     assert_conforms(report, operations=6)
 
 
 def test_invoices_conforms_to_its_schema(local_system):
-    report = fuzz_service(local_system.internal_url, "invoices")
+    report = fuzz_service(Api.of(local_system), "invoices")
 
     assert_conforms(report, operations=3)
