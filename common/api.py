@@ -85,6 +85,16 @@ class UtcDateTimeField(serializers.DateTimeField):
         super().__init__(default_timezone=UTC, **kwargs)
 
 
+class QueryIntegerField(serializers.IntegerField):
+    """An integer in a query string written as one: ASCII digits with an optional minus. DRF would
+    also read " 5", "+5" (a query string's space), "5.0" and digits of other scripts."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and not re.fullmatch(r"-?[0-9]+", data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class PageQuerySerializer(serializers.Serializer):
     cursor = serializers.CharField(
         required=False,
@@ -94,7 +104,7 @@ class PageQuerySerializer(serializers.Serializer):
         validators=[RegexValidator(CURSOR_PATTERN, message="This cursor is not valid.")],
         help_text="next_cursor of the previous page, as the server made it; empty: first page",
     )
-    limit = serializers.IntegerField(
+    limit = QueryIntegerField(
         required=False,
         min_value=1,
         default=DEFAULT_PAGE_SIZE,

@@ -102,7 +102,18 @@ def test_limit_is_capped(api):
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=-1", "limit=abc", "cursor=%%%", "cursor=bm90LWEtY3Vyc29y", "cursor=%20", "cursor=a%0A"],
+    [
+        "limit=0",
+        "limit=-1",
+        "limit=abc",
+        "cursor=%%%",
+        "cursor=bm90LWEtY3Vyc29y",
+        "cursor=%20",
+        "cursor=a%0A",
+        "limit=+5",
+        "limit=5.0",
+        "limit=%D9%A5",
+    ],
 )
 def test_bad_list_parameters_are_400(api, query):
     response = api.get(f"{URL}?{query}")
