@@ -30,13 +30,14 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.errors import FailureGroup
 
+from common.api import CURSOR_PATTERN, UUID_PATTERN
 from ops.local import LocalSystem
 
 pytestmark = pytest.mark.fuzz
 
 MAX_EXAMPLES_PER_OPERATION = 40
-UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-CURSOR_TEXT = re.compile(r"[A-Za-z0-9_-]+")
+UUID_TEXT = re.compile(UUID_PATTERN)
+CURSOR_TEXT = re.compile(CURSOR_PATTERN)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Reusing an Idempotency-Key with another request is refused (422) by design: which keys were used
 # is state, like which ids exist, so schema-valid data may meet it. Methods a path does not declare
@@ -146,14 +147,22 @@ class FuzzReport:
 
 
 def fuzz_service(api: Api, name: str) -> FuzzReport:
-    """Every operation of the service's schema with valid and with invalid data; writes send the token."""
-    base_url = api.base_url
-    schema = schemathesis.openapi.from_url(f"{base_url}/api/{name}/schema/?format=json", config=CONFIG)
+    """Every operation of the service's schema with valid and with invalid data, and its boundary
+    cases; writes send the token."""
+    schema = schemathesis.openapi.from_url(f"{api.base_url}/api/{name}/schema/?format=json", config=CONFIG)
     server_made = made_by(api, name)
     report = FuzzReport()
+
+    def send(case: schemathesis.Case, label: str) -> None:
+        report.cases[label] += 1
+        server_made.replace_well_formed(case)
+        try:
+            case.call_and_validate(base_url=api.base_url, headers=api.headers_for(case.method))
+        except FailureGroup as group:
+            report.record(label, group)
+
     for result in schema.get_all_operations():
         operation = result.ok()
-        headers = api.headers_for(operation.method)
         for mode in GenerationMode:
             label = f"{operation.label} ({mode.value})"
 
@@ -165,43 +174,31 @@ def fuzz_service(api: Api, name: str) -> FuzzReport:
                 derandomize=True,
                 database=None,
             )
-            def send(case: schemathesis.Case) -> None:
-                report.cases[label] += 1  # noqa: B023 - send() runs within this iteration
-                server_made.replace_well_formed(case)
-                try:
-                    case.call_and_validate(base_url=base_url, headers=headers)  # noqa: B023
-                except FailureGroup as group:
-                    report.record(label, group)  # noqa: B023
+            def generated(case: schemathesis.Case) -> None:
+                send(case, label)  # noqa: B023 - generated() runs within this iteration
 
             try:
-                send()
+                generated()
             except Unsatisfiable:
                 if mode is GenerationMode.POSITIVE:
                     raise
-                # Nothing in this operation can be made schema-invalid (e.g. only a free-form path id).
-        # The boundaries, one case each: lengths one over and at the limit, each pattern broken,
+                # Nothing in this operation can be made schema-invalid.
+        # The boundaries, one case each: lengths at and one over the limit, each pattern broken,
         # each required part missing, each type swapped.
-        label = f"{operation.label} (coverage)"
         generation = schema.config.generation_for(operation=operation, phase="coverage")
         for case in schema.iter_coverage_cases(
             operation, generation_modes=list(GenerationMode), generation_config=generation
         ):
-            report.cases[label] += 1
-            server_made.replace_well_formed(case)
-            try:
-                case.call_and_validate(base_url=base_url, headers=headers)
-            except FailureGroup as group:
-                report.record(label, group)
+            send(case, f"{operation.label} (coverage)")
     print(report.summary())
     return report
 
 
 def assert_conforms(report: FuzzReport, operations: int) -> None:
-    positive = {label: n for label, n in report.cases.items() if label.endswith("(positive)")}
-    negative = {label: n for label, n in report.cases.items() if label.endswith("(negative)")}
-    assert len(positive) == operations
-    assert all(n > 0 for n in positive.values())
-    assert sum(negative.values()) > 0
+    for kind in ("positive", "negative", "coverage"):
+        counts = [n for label, n in report.cases.items() if label.endswith(f"({kind})")]
+        assert len(counts) == operations, (kind, report.summary())
+        assert all(n > 0 for n in counts), (kind, report.summary())
     assert not report.failures, report.summary()
 
 
