@@ -414,6 +414,14 @@ class Engine:
             except docker.errors.NotFound:
                 return None
 
+    def inspect_service(self, name: str) -> dict | None:
+        """`docker service inspect`, as the engine returns it; None when there is no such service."""
+        with self._errors(f"docker service inspect {name}"):
+            try:
+                return self.api.inspect_service(name)
+            except docker.errors.NotFound:
+                return None
+
     def tasks(self, services: Sequence[str], *, desired_state: str | None = None) -> list[Task]:
         """Tasks of the named services (names or ids), newest first."""
         if not services:

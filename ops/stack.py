@@ -30,11 +30,14 @@ from ops import cli, hostports, images
 from ops.bases import BuildError
 from ops.cli import say
 from ops.engine import NAMESPACE_LABEL, Engine, EngineError, Service, Task, local
+from ops.gateway_config import PUBLIC_PORT
 from ops.services import API_SERVICES, APP_SERVICES, DJANGO_SERVICES, INFRA_SERVICES
 
 REPO = Path(__file__).resolve().parent.parent
 STACK_FILE = REPO / "swarm-stack.yml"
 NGINX_CONF = REPO / "docker" / "gateway" / "nginx.conf"
+# The manager's socket, which the socket proxy mounts (swarm-stack.yml).
+DOCKER_SOCKET = "/var/run/docker.sock"
 
 STACK = "demo"
 # The node whose volumes hold the Redis data; swarm-stack.yml places every Redis on it.
@@ -144,9 +147,35 @@ def deploy_file(
             say("  " + line)
 
 
+def docker_socket_gid(settings: StackSettings, *, engine: Engine) -> str:
+    """The group id of the Docker socket as containers of `engine` see it (DOCKER_SOCKET_GID overrides).
+
+    Asked inside a container of the socket proxy's own image: the host's path and group say
+    nothing on Docker Desktop (a VM) or for a cluster node (an engine in a container).
+    """
+    if gid := os.environ.get("DOCKER_SOCKET_GID"):
+        return gid
+    image = f"{settings.registry}/socket-proxy:{settings.infra_tag}"
+    if engine.image(image) is None:
+        # A cluster's manager has not pulled it from the registry yet.
+        engine.pull(image, timeout=120)
+    result = engine.run_to_end(
+        image,
+        ["stat", "-c", "%g", DOCKER_SOCKET],
+        network="none",
+        volumes=[f"{DOCKER_SOCKET}:{DOCKER_SOCKET}:ro"],
+        quiet=True,
+    )
+    gid = result.stdout.strip()
+    if result.returncode or not gid.isdigit():
+        raise StackError(f"cannot read the group of {DOCKER_SOCKET} on {engine}: {result.stderr.strip() or gid}")
+    return gid
+
+
 def deploy(settings: StackSettings, stack: str = STACK, *, engine: Engine | None = None) -> None:
     engine = engine or local()
-    deploy_file(STACK_FILE, stack, settings.environment(), engine=engine)
+    environment = {**settings.environment(), "DOCKER_SOCKET_GID": docker_socket_gid(settings, engine=engine)}
+    deploy_file(STACK_FILE, stack, environment, engine=engine)
     remove_stale_configs(stack, f"gateway_nginx_{nginx_conf_version()}", engine=engine)
 
 
@@ -384,7 +413,7 @@ def _heal_extra_tasks(states: list[ServiceState], healed: set[str], *, engine: E
 
 
 def published_port(
-    stack: str = STACK, service: str = "gateway", target: int = 80, *, engine: Engine | None = None
+    stack: str = STACK, service: str = "gateway", target: int = PUBLIC_PORT, *, engine: Engine | None = None
 ) -> int | None:
     """The host port a service publishes for `target`, or None when it is not deployed."""
     try:
@@ -439,7 +468,7 @@ def require_free_host_ports(settings: StackSettings, *, engine: Engine | None = 
     """StackError naming the holder of a host port the stack publishes, unless the stack holds it."""
     if not hostports.engine_is_local():
         return
-    wanted = {"gateway": (settings.gateway_port, 80), "viz": (settings.viz_port, 8080)}
+    wanted = {"gateway": (settings.gateway_port, PUBLIC_PORT), "viz": (settings.viz_port, 8080)}
     for service, (port, target) in wanted.items():
         if published_port(service=service, target=target, engine=engine) == port:
             continue
