@@ -385,6 +385,12 @@ class Engine:
         with self._errors(f"docker secret create {name}"):
             self.api.create_secret(name, data.encode())
 
+    def secret_remove(self, name: str) -> None:
+        """`docker secret rm`; refused (EngineError) while a service uses it."""
+        self._run(["secret", "rm", name])
+        with self._errors(f"docker secret rm {name}"):
+            self.api.remove_secret(name)
+
     def configs(self, labels: Mapping[str, str]) -> list[str]:
         with self._errors("docker config ls"):
             return [c["Spec"]["Name"] for c in self.api.configs(filters={"label": _labels(labels)})]
@@ -553,13 +559,24 @@ class Engine:
     # --------------------------------------------------------------------------
     # Stacks: deployed with the CLI (the SDK has no compose), removed through the API
     # --------------------------------------------------------------------------
-    def stack_deploy(self, compose_file: Path, stack: str, *, env: Mapping[str, str], registry_auth: bool) -> list[str]:
-        """`docker stack deploy --prune --resolve-image never`; its output lines."""
+    def stack_deploy(
+        self,
+        compose_file: Path,
+        stack: str,
+        *,
+        env: Mapping[str, str],
+        registry_auth: bool,
+        overrides: Sequence[Path] = (),
+    ) -> list[str]:
+        """`docker stack deploy --prune --resolve-image never`; its output lines. `overrides`: more
+        compose files merged on top of the first, in order."""
         argv = ["stack", "deploy", "--prune", "--resolve-image", "never"]
         argv += ["--with-registry-auth"] * registry_auth
         if "--detach" in self._cli(["stack", "deploy", "--help"], env=os.environ):
             argv.append("--detach=true")
-        argv += ["--compose-file", str(compose_file), stack]
+        for path in (compose_file, *overrides):
+            argv += ["--compose-file", str(path)]
+        argv.append(stack)
         self._run([str(arg).replace(str(Path.cwd()) + "/", "") for arg in argv])
         return self._cli(argv, env=env).splitlines()
 
