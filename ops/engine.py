@@ -385,11 +385,21 @@ class Engine:
         with self._errors(f"docker secret create {name}"):
             self.api.create_secret(name, data.encode())
 
-    def secret_remove(self, name: str) -> None:
-        """`docker secret rm`; refused (EngineError) while a service uses it."""
+    def secrets(self, prefix: str) -> list[str]:
+        """Names of the secrets whose name starts with `prefix`."""
+        with self._errors("docker secret ls"):
+            names = [s["Spec"]["Name"] for s in self.api.secrets(filters={"name": prefix})]
+        return [name for name in names if name.startswith(prefix)]
+
+    def secret_remove(self, name: str) -> bool:
+        """False while a service still uses it."""
+        try:
+            with self._errors(f"docker secret rm {name}"):
+                self.api.remove_secret(name)
+        except EngineError:
+            return False
         self._run(["secret", "rm", name])
-        with self._errors(f"docker secret rm {name}"):
-            self.api.remove_secret(name)
+        return True
 
     def configs(self, labels: Mapping[str, str]) -> list[str]:
         with self._errors("docker config ls"):
