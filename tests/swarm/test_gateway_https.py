@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from common.waiting import wait_until
 from ops import engine, stack
 from ops.engine import SERVICE_NAME_LABEL
 from ops.gateway_config import PUBLIC_PORT
@@ -27,8 +28,10 @@ def https_url(deployed: str, gateway_port: int) -> Iterator[str]:
     yield "https://127.0.0.1"
     run_logged(*up, "--no-https", timeout=600)
     if not had_secrets:
+        # Refused while a stopping gateway task still holds them; left behind, they would turn
+        # HTTPS on for the next deploy.
         for name in stack.TLS_SECRETS:
-            engine.local().secret_remove(name)
+            wait_until(f"secret {name} removed", lambda n=name: engine.local().secret_remove(n), timeout=60, interval=1)
 
 
 def test_plain_http_on_the_public_port_redirects_to_https(https_url: str, deployed: str) -> None:
