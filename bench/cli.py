@@ -8,6 +8,7 @@ instead; seeding then needs the three Redis URLs (or --no-seed to use what is th
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -284,25 +285,20 @@ def run_size(n: int, args: argparse.Namespace, system: System) -> dict[str, obje
         headers = system.write_headers if lua_args else {}
         load = load_average()
         print(f"  {scenario.name:<22} load {load[0]:5.2f} ... ", end="", flush=True)
-        if args.warmup > 0:
-            run_wrk(
-                url,
-                threads=args.threads,
-                connections=args.connections,
-                seconds=args.warmup,
-                lua_args=lua_args,
-                headers=headers,
-            )
-        pids = system.worker_pids()
-        cpu_before = {name: cpu_seconds(group) for name, group in pids.items()}
-        figures: Figures = run_wrk(
+
+        wrk = functools.partial(
+            run_wrk,
             url,
             threads=args.threads,
             connections=args.connections,
-            seconds=args.duration,
             lua_args=lua_args,
             headers=headers,
         )
+        if args.warmup > 0:
+            wrk(seconds=args.warmup)
+        pids = system.worker_pids()
+        cpu_before = {name: cpu_seconds(group) for name, group in pids.items()}
+        figures: Figures = wrk(seconds=args.duration)
         # CPU per request barely depends on what else runs on the machine, unlike requests/s.
         cpu_us = {
             name: round((cpu_seconds(group) - cpu_before[name]) / max(figures.requests, 1) * 1e6)

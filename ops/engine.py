@@ -361,6 +361,13 @@ class Engine:
         """The swarm node id of this engine."""
         return str(self.info()["Swarm"]["NodeID"])
 
+    def node_role_set(self, node_id: str, role: str) -> None:
+        """`docker node promote` (role "manager") or `docker node demote` ("worker")."""
+        self._run(["node", "promote" if role == "manager" else "demote", node_id])
+        with self._errors(f"docker node update --role {role} {node_id}"):
+            row = self.api.inspect_node(node_id)
+            self.api.update_node(node_id, row["Version"]["Index"], {**row["Spec"], "Role": role})
+
     def node_label_add(self, node_id: str, key: str, value: str) -> None:
         self._run(["node", "update", "--label-add", f"{key}={value}", node_id])
         with self._errors(f"docker node update --label-add {key}={value} {node_id}"):
