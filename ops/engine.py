@@ -437,6 +437,14 @@ class Engine:
             except docker.errors.NotFound:
                 return None
 
+    def inspect_service(self, name: str) -> dict | None:
+        """`docker service inspect`, as the engine returns it; None when there is no such service."""
+        with self._errors(f"docker service inspect {name}"):
+            try:
+                return self.api.inspect_service(name)
+            except docker.errors.NotFound:
+                return None
+
     def tasks(self, services: Sequence[str], *, desired_state: str | None = None) -> list[Task]:
         """Tasks of the named services (names or ids), newest first."""
         if not services:
@@ -568,13 +576,24 @@ class Engine:
     # --------------------------------------------------------------------------
     # Stacks: deployed with the CLI (the SDK has no compose), removed through the API
     # --------------------------------------------------------------------------
-    def stack_deploy(self, compose_file: Path, stack: str, *, env: Mapping[str, str], registry_auth: bool) -> list[str]:
-        """`docker stack deploy --prune --resolve-image never`; its output lines."""
+    def stack_deploy(
+        self,
+        compose_file: Path,
+        stack: str,
+        *,
+        env: Mapping[str, str],
+        registry_auth: bool,
+        overrides: Sequence[Path] = (),
+    ) -> list[str]:
+        """`docker stack deploy --prune --resolve-image never`; its output lines. `overrides`: more
+        compose files merged on top of the first, in order."""
         argv = ["stack", "deploy", "--prune", "--resolve-image", "never"]
         argv += ["--with-registry-auth"] * registry_auth
         if "--detach" in self._cli(["stack", "deploy", "--help"], env=os.environ):
             argv.append("--detach=true")
-        argv += ["--compose-file", str(compose_file), stack]
+        for path in (compose_file, *overrides):
+            argv += ["--compose-file", str(path)]
+        argv.append(stack)
         self._run([str(arg).replace(str(Path.cwd()) + "/", "") for arg in argv])
         return self._cli(argv, env=env).splitlines()
 

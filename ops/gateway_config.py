@@ -5,7 +5,7 @@ unchanged; local mode swaps exactly these parts of it:
 
 - the block between the ``backends:begin`` / ``backends:end`` markers: Docker
   DNS names become upstream blocks on 127.0.0.1 with a keepalive pool;
-- the two ``listen`` lines: public ``80`` and internal ``8081`` become
+- the two ``listen`` lines: public ``8080`` and internal ``8081`` become
   127.0.0.1 addresses;
 - in the ``listeners:begin`` / ``listeners:end`` block, the internal port that
   is exempt from the rate limit, and (with the limit off) the public key, so
@@ -32,8 +32,10 @@ _BACKENDS_BLOCK = re.compile(
     r"^[ \t]*# --- backends:begin.*?^[ \t]*# --- backends:end[^\n]*\n",
     re.MULTILINE | re.DOTALL,
 )
-_LISTEN_LINE = re.compile(r"^([ \t]*)listen 80 default_server;$", re.MULTILINE)
+# The container ports of the two listeners; the stack publishes PUBLIC_PORT as host port 80.
+PUBLIC_PORT = 8080
 INTERNAL_PORT = 8081
+_LISTEN_LINE = re.compile(rf"^([ \t]*)listen {PUBLIC_PORT} default_server;$", re.MULTILINE)
 _INTERNAL_LISTEN_LINE = re.compile(rf"^([ \t]*)listen {INTERNAL_PORT};$", re.MULTILINE)
 _LISTENERS_BLOCK = re.compile(
     r"^[ \t]*# --- listeners:begin.*?^[ \t]*# --- listeners:end[^\n]*\n",
@@ -127,7 +129,7 @@ def render_local(
         _LISTEN_LINE,
         lambda m: f"{m.group(1)}listen {listen} default_server;",
         text,
-        what="'listen 80 default_server;'",
+        what=f"'listen {PUBLIC_PORT} default_server;'",
         source=source,
     )
     text = _swap_once(

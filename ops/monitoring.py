@@ -11,16 +11,24 @@ like the project's other offline bases. It finds the Django services' tasks thro
 manager's Docker API (swarm service discovery) and scrapes each one on the main stack's
 overlay networks, which it joins as external networks: the main stack must be deployed first.
 
+Every path of Prometheus needs a password (user `admin`, basic auth from Prometheus's own web
+config): `up` makes one when .run/monitoring/prometheus-password is missing, prints it once,
+and keeps it there (readable by the user only); every request of this module sends it.
+
 Also a library for the monitoring tests: ``deploy()``, ``remove()``, ``targets()``, ``query()``.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import datetime as dt
+import hashlib
+import http.client
 import json
 import os
+import secrets
 import shutil
 import sys
 import urllib.error
@@ -41,6 +49,11 @@ STACK = "monitoring"
 # The main stack's networks Prometheus joins (see monitoring-stack.yml).
 MAIN_NETWORKS = (f"{stack.STACK}_public", f"{stack.STACK}_viz", f"{stack.STACK}_docker-api")
 DASHBOARD_PATH = "/consoles/index.html"
+# Basic auth of Prometheus's web UI and API: one user, its password in a file only the user reads.
+RUN_DIR = REPO / ".run" / "monitoring"
+PASSWORD_FILE = RUN_DIR / "prometheus-password"
+WEB_CONFIG_FILE = RUN_DIR / "prometheus-web.yml"
+PROMETHEUS_USER = "admin"
 
 
 def _finish_debian(rootfs: Path) -> None:
@@ -114,6 +127,68 @@ def _apt_proxy_build_args() -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------
+# Password
+# ------------------------------------------------------------------------------
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to a file only the user can read (0600, in a 0700 directory)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    path.chmod(0o600)
+
+
+def ensure_password() -> str | None:
+    """Make the password (and the web config with its hash) when missing; the new password, else None."""
+    created = None
+    if not PASSWORD_FILE.is_file():
+        created = secrets.token_urlsafe(24)
+        _write_private(PASSWORD_FILE, created + "\n")
+    if not _web_config_matches(password()):
+        # Imported here: only the host tooling that deploys needs it, not every reader of this module.
+        import bcrypt
+
+        hashed = bcrypt.hashpw(password().encode(), bcrypt.gensalt()).decode()
+        _write_private(WEB_CONFIG_FILE, f"basic_auth_users:\n  {PROMETHEUS_USER}: {hashed}\n")
+    return created
+
+
+def password() -> str:
+    try:
+        return PASSWORD_FILE.read_text().strip()
+    except OSError as exc:
+        raise MonitoringError(f"no Prometheus password ({exc}): python -m ops.monitoring up makes one") from exc
+
+
+def _web_config_matches(plain: str) -> bool:
+    import bcrypt
+
+    try:
+        text = WEB_CONFIG_FILE.read_text()
+    except OSError:
+        return False
+    prefix = f"  {PROMETHEUS_USER}: "
+    hashed = next((line[len(prefix) :] for line in text.splitlines() if line.startswith(prefix)), "")
+    return bool(hashed) and bcrypt.checkpw(plain.encode(), hashed.encode())
+
+
+def auth_environment() -> dict[str, str]:
+    """The variables monitoring-stack.yml takes its two secrets from."""
+    digest = hashlib.sha256(PASSWORD_FILE.read_bytes() + WEB_CONFIG_FILE.read_bytes()).hexdigest()[:12]
+    return {
+        "PROMETHEUS_PASSWORD_FILE": str(PASSWORD_FILE),
+        "PROMETHEUS_WEB_CONFIG": str(WEB_CONFIG_FILE),
+        "PROMETHEUS_AUTH_VERSION": digest,
+    }
+
+
+def authorization() -> dict[str, str]:
+    """The header every request to Prometheus needs."""
+    token = base64.b64encode(f"{PROMETHEUS_USER}:{password()}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+# ------------------------------------------------------------------------------
 # Stack
 # ------------------------------------------------------------------------------
 def main_stack_networks_missing() -> list[str]:
@@ -128,7 +203,8 @@ def deploy(settings: Settings, *, timeout: float = 300) -> None:
             f"the main stack's networks {', '.join(missing)} do not exist: deploy it first (python -m ops.stack up)"
         )
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
-    stack.deploy_file(STACK_FILE, STACK, settings.environment(), engine=local(), registry_auth=False)
+    environment = {**settings.environment(), **auth_environment()}
+    stack.deploy_file(STACK_FILE, STACK, environment, engine=local(), registry_auth=False)
     stack.wait_converged(STACK, timeout=timeout, since=since)
     try:
         wait_until(
@@ -141,10 +217,16 @@ def deploy(settings: Settings, *, timeout: float = 300) -> None:
 
 def _ready(settings: Settings) -> bool:
     try:
-        with urllib.request.urlopen(f"{settings.url}/-/ready", timeout=5) as response:  # noqa: S310 (our own URL)
+        with _get(f"{settings.url}/-/ready", timeout=5) as response:
             return response.status == 200
     except (OSError, urllib.error.URLError):
         return False
+
+
+def _get(url: str, *, timeout: float) -> http.client.HTTPResponse:
+    """GET one of Prometheus's URLs with the password."""
+    request = urllib.request.Request(url, headers=authorization())  # noqa: S310 (our own URL)
+    return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (our own URL)
 
 
 def remove(*, volumes: bool = False, timeout: float = 120) -> None:
@@ -158,7 +240,7 @@ def remove(*, volumes: bool = False, timeout: float = 120) -> None:
 def api(settings: Settings, path: str, **params: str) -> dict:
     url = f"{settings.url}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (our own URL)
+        with _get(url, timeout=10) as response:
             body = json.load(response)
     except (OSError, urllib.error.URLError, ValueError) as exc:
         raise MonitoringError(f"Prometheus API {path}: {exc}") from exc
@@ -194,11 +276,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if not args.no_build:
         build_image(settings, offline=args.offline, verbose=args.verbose)
+    created = ensure_password()
     deploy(settings, timeout=args.timeout)
     print()
     print(f"  dashboard      {settings.url}{DASHBOARD_PATH}")
     print(f"  targets        {settings.url}/targets")
     print(f"  query          {settings.url}/graph")
+    if created:
+        print(f"  user admin, password {created}  (shown once; kept in {PASSWORD_FILE.relative_to(REPO)})")
+    else:
+        print(f"  user admin, password in {PASSWORD_FILE.relative_to(REPO)}")
     print()
     return 0
 

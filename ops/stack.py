@@ -1,11 +1,14 @@
 """Deploy, inspect and remove the swarm stack (swarm-stack.yml) as "demo".
 
     python -m ops.stack up [--tag v1] [--gateway-port 80]   # build, swarm init, secret, deploy, wait
+    python -m ops.stack up --https-self-signed               # the same, and HTTPS on 443 with a self-signed pair
     python -m ops.stack status                               # services, tasks, URLs
     python -m ops.stack upgrade --tag v2 --service customers # build v2, rolling update, wait
     python -m ops.stack down [--volumes]                     # remove the stack (data kept by default)
 
 `up` is idempotent: run it again after a change and only what changed is updated.
+The gateway serves HTTPS (443; port 80 redirects) whenever the secrets demo_tls_cert and
+demo_tls_key exist (swarm-https.yml on top of swarm-stack.yml); `--no-https` deploys plain HTTP.
 It waits until every service has converged and every task is healthy, printing progress.
 
 Also a library for the swarm tests, ops.cluster and ops.monitoring: ``deploy()``,
@@ -20,6 +23,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
+import re
 import secrets
 import sys
 from collections.abc import Iterable, Sequence
@@ -30,11 +34,22 @@ from ops import cli, credentials, hostports, images
 from ops.bases import BuildError
 from ops.cli import say
 from ops.engine import NAMESPACE_LABEL, Engine, EngineError, Service, Task, local
+from ops.gateway_config import PUBLIC_PORT
 from ops.services import API_SERVICES, APP_SERVICES, DJANGO_SERVICES, INFRA_SERVICES
 
 REPO = Path(__file__).resolve().parent.parent
 STACK_FILE = REPO / "swarm-stack.yml"
 NGINX_CONF = REPO / "docker" / "gateway" / "nginx.conf"
+# The manager's socket, which the socket proxy mounts (swarm-stack.yml).
+DOCKER_SOCKET = "/var/run/docker.sock"
+# HTTPS: deployed on top of STACK_FILE when both secrets exist.
+HTTPS_FILE = REPO / "swarm-https.yml"
+HTTPS_CONF = REPO / "docker" / "gateway" / "https.conf"
+TLS_SECRETS = ("demo_tls_cert", "demo_tls_key")
+HTTPS_PORT = 443
+HTTPS_TARGET_PORT = 8443
+# The public half of a pair made by --https-self-signed, for clients to trust (curl --cacert).
+SELF_SIGNED_CERT = REPO / ".run" / "gateway-self-signed.pem"
 
 STACK = "demo"
 # The node whose volumes hold the Redis data; swarm-stack.yml places every Redis on it.
@@ -124,10 +139,14 @@ def nginx_conf_version() -> str:
     return hashlib.sha256(NGINX_CONF.read_bytes()).hexdigest()[:12]
 
 
-def remove_stale_configs(stack: str, current: str, *, engine: Engine) -> None:
-    """Old gateway_nginx_* configs pile up with every nginx.conf change; drop the unused ones."""
+def https_conf_version() -> str:
+    return hashlib.sha256(HTTPS_CONF.read_bytes()).hexdigest()[:12]
+
+
+def remove_stale_configs(stack: str, current: set[str], *, engine: Engine) -> None:
+    """Old gateway_nginx_* (and gateway_https_*) configs pile up with every change; drop the unused ones."""
     for name in engine.configs({NAMESPACE_LABEL: stack}):
-        if name.startswith("gateway_nginx_") and name != current:
+        if name.startswith(("gateway_nginx_", "gateway_https_")) and name not in current:
             # Refused while a task still uses it; it goes on a later run.
             engine.config_remove(name)
 
@@ -142,6 +161,8 @@ class StackSettings:
     infra_tag: str = "v1"
     gateway_port: int = 80
     viz_port: int = 8080
+    # HTTPS whenever the TLS secrets exist; False deploys plain HTTP even then.
+    https: bool = True
 
     def environment(self) -> dict[str, str]:
         return {
@@ -153,6 +174,7 @@ class StackSettings:
             "TAG_SOCKET_PROXY": self.infra_tag,
             "GATEWAY_PORT": str(self.gateway_port),
             "NGINX_CONF_VERSION": nginx_conf_version(),
+            "GATEWAY_HTTPS_CONF_VERSION": https_conf_version(),
             "VIZ_PORT": str(self.viz_port),
         }
 
@@ -163,12 +185,44 @@ def build_images(settings: StackSettings) -> None:
 
 
 def deploy_file(
-    compose_file: Path, stack: str, environment: dict[str, str], *, engine: Engine, registry_auth: bool = True
+    compose_file: Path,
+    stack: str,
+    environment: dict[str, str],
+    *,
+    engine: Engine,
+    registry_auth: bool = True,
+    overrides: Sequence[Path] = (),
 ) -> None:
-    """`docker stack deploy` of a compose file, printing what it creates, updates or removes."""
-    for line in engine.stack_deploy(compose_file, stack, env=environment, registry_auth=registry_auth):
+    """`docker stack deploy` of a compose file (`overrides` on top), printing what it creates, updates or removes."""
+    lines = engine.stack_deploy(compose_file, stack, env=environment, registry_auth=registry_auth, overrides=overrides)
+    for line in lines:
         if line.startswith(("Creating", "Updating", "Removing")):
             say("  " + line)
+
+
+def docker_socket_gid(settings: StackSettings, *, engine: Engine) -> str:
+    """The group id of the Docker socket as containers of `engine` see it (DOCKER_SOCKET_GID overrides).
+
+    Asked inside a container of the socket proxy's own image: the host's path and group say
+    nothing on Docker Desktop (a VM) or for a cluster node (an engine in a container).
+    """
+    if gid := os.environ.get("DOCKER_SOCKET_GID"):
+        return gid
+    image = f"{settings.registry}/socket-proxy:{settings.infra_tag}"
+    if engine.image(image) is None:
+        # A cluster's manager has not pulled it from the registry yet.
+        engine.pull(image, timeout=120)
+    result = engine.run_to_end(
+        image,
+        ["stat", "-c", "%g", DOCKER_SOCKET],
+        network="none",
+        volumes=[f"{DOCKER_SOCKET}:{DOCKER_SOCKET}:ro"],
+        quiet=True,
+    )
+    gid = result.stdout.strip()
+    if result.returncode or not gid.isdigit():
+        raise StackError(f"cannot read the group of {DOCKER_SOCKET} on {engine}: {result.stderr.strip() or gid}")
+    return gid
 
 
 def deploy(settings: StackSettings, stack: str = STACK, *, engine: Engine | None = None) -> credentials.Credentials:
@@ -176,12 +230,62 @@ def deploy(settings: StackSettings, stack: str = STACK, *, engine: Engine | None
     engine = engine or local()
     ensure_secret(engine=engine)
     found, created, secret_variables = ensure_credentials(stack, engine=engine)
-    deploy_file(STACK_FILE, stack, {**settings.environment(), **secret_variables}, engine=engine)
-    remove_stale_configs(stack, f"gateway_nginx_{nginx_conf_version()}", engine=engine)
+    environment = {**settings.environment(), **secret_variables}
+    environment["DOCKER_SOCKET_GID"] = docker_socket_gid(settings, engine=engine)
+    https = https_enabled(settings, engine=engine)
+    say("gateway: HTTPS on 443, port 80 redirects" if https else "gateway: plain HTTP (no TLS secrets, or --no-https)")
+    deploy_file(STACK_FILE, stack, environment, engine=engine, overrides=[HTTPS_FILE] if https else [])
+    current = {f"gateway_nginx_{nginx_conf_version()}"}
+    if https:
+        current.add(f"gateway_https_{https_conf_version()}")
+    remove_stale_configs(stack, current, engine=engine)
     remove_stale_secrets(stack, secret_variables.values(), engine=engine)
     if created:
         say(f"new credentials in {credentials.DEFAULT_FILE} (readable by you only); shown once below")
     return found
+
+
+# ------------------------------------------------------------------------------
+# HTTPS
+# ------------------------------------------------------------------------------
+def tls_secrets_exist(*, engine: Engine) -> bool:
+    return engine.swarm_state() == "active" and all(engine.secret_exists(name) for name in TLS_SECRETS)
+
+
+def https_enabled(settings: StackSettings, *, engine: Engine) -> bool:
+    return settings.https and tls_secrets_exist(engine=engine)
+
+
+def ensure_self_signed_tls(settings: StackSettings, *, engine: Engine | None = None) -> None:
+    """Create the TLS secrets from a new self-signed pair (localhost, 127.0.0.1) unless they exist.
+
+    The pair is made by openssl in one of the Django images (their Debian base carries it), so the
+    host needs nothing but Docker; the key goes straight into the secret, the certificate also to
+    SELF_SIGNED_CERT for clients to trust.
+    """
+    engine = engine or local()
+    if tls_secrets_exist(engine=engine):
+        return
+    if any(engine.secret_exists(name) for name in TLS_SECRETS):
+        raise StackError(f"only one of the secrets {', '.join(TLS_SECRETS)} exists: remove it or create the other")
+    say("making a self-signed certificate for localhost and 127.0.0.1")
+    subject = ["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]
+    result = engine.run_to_end(
+        f"{settings.registry}/frontend:{settings.tag}",
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "825", *subject, "-keyout", "/dev/stdout", "-out", "/dev/stdout"],
+        network="none",
+        quiet=True,
+    )  # fmt: skip
+    key = re.search(r"-----BEGIN PRIVATE KEY-----.*?-----END PRIVATE KEY-----\n", result.stdout, re.DOTALL)
+    cert = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", result.stdout, re.DOTALL)
+    if result.returncode or not key or not cert:
+        raise StackError(f"openssl could not make a certificate: {result.stderr.strip()[-500:]}")
+    engine.secret_create(TLS_SECRETS[0], cert.group(0))
+    engine.secret_create(TLS_SECRETS[1], key.group(0))
+    SELF_SIGNED_CERT.parent.mkdir(exist_ok=True)
+    SELF_SIGNED_CERT.write_text(cert.group(0))
+    say(f"secrets {', '.join(TLS_SECRETS)} created; clients can trust {SELF_SIGNED_CERT.relative_to(REPO)}")
 
 
 def remove(stack: str = STACK, *, volumes: bool, timeout: float, engine: Engine | None = None) -> None:
@@ -418,7 +522,7 @@ def _heal_extra_tasks(states: list[ServiceState], healed: set[str], *, engine: E
 
 
 def published_port(
-    stack: str = STACK, service: str = "gateway", target: int = 80, *, engine: Engine | None = None
+    stack: str = STACK, service: str = "gateway", target: int = PUBLIC_PORT, *, engine: Engine | None = None
 ) -> int | None:
     """The host port a service publishes for `target`, or None when it is not deployed."""
     try:
@@ -429,8 +533,10 @@ def published_port(
     return next((port.published for port in found.ports if port.target == target), None) if found else None
 
 
-def print_urls(settings: StackSettings) -> None:
+def print_urls(settings: StackSettings, *, https: bool = False) -> None:
     base = f"http://127.0.0.1:{settings.gateway_port}" if settings.gateway_port != 80 else "http://127.0.0.1"
+    if https:
+        base = "https://127.0.0.1"
     print()
     print(f"  web app        {base}/")
     for service in API_SERVICES:
@@ -466,15 +572,18 @@ def settings_from(args: argparse.Namespace) -> StackSettings:
         infra_tag=args.infra_tag,
         gateway_port=args.gateway_port,
         viz_port=args.viz_port,
+        https=not args.no_https,
     )
 
 
-def require_free_host_ports(settings: StackSettings, *, engine: Engine | None = None) -> None:
+def require_free_host_ports(settings: StackSettings, *, https: bool = False, engine: Engine | None = None) -> None:
     """StackError naming the holder of a host port the stack publishes, unless the stack holds it."""
     if not hostports.engine_is_local():
         return
-    wanted = {"gateway": (settings.gateway_port, 80), "viz": (settings.viz_port, 8080)}
-    for service, (port, target) in wanted.items():
+    wanted = {("gateway", PUBLIC_PORT): settings.gateway_port, ("viz", 8080): settings.viz_port}
+    if https:
+        wanted[("gateway", HTTPS_TARGET_PORT)] = HTTPS_PORT
+    for (service, target), port in wanted.items():
         if published_port(service=service, target=target, engine=engine) == port:
             continue
         if hostports.port_taken(port):
@@ -487,17 +596,22 @@ def require_free_host_ports(settings: StackSettings, *, engine: Engine | None = 
 
 def cmd_up(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    require_free_host_ports(settings)
+    if args.https_self_signed and args.no_https:
+        raise StackError("--https-self-signed and --no-https contradict each other")
+    https = settings.https and (args.https_self_signed or tls_secrets_exist(engine=local()))
+    require_free_host_ports(settings, https=https)
     if not args.no_build:
         build_images(settings)
     ensure_swarm(args.advertise_addr)
     ensure_redis_node()
+    if args.https_self_signed:
+        ensure_self_signed_tls(settings)
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
     shown = not credentials.DEFAULT_FILE.exists()
     running_with = deploy(settings)
     wait_converged(timeout=args.timeout, since=since)
     say(f"stack {STACK} is up: every service converged, every task healthy")
-    print_urls(settings)
+    print_urls(settings, https=https_enabled(settings, engine=local()))
     print(credentials.describe(running_with, credentials.DEFAULT_FILE, shown=shown))
     print()
     say(f"up took {cli.elapsed():.0f}s")
@@ -529,7 +643,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("converged" if not pending else "not converged: " + ", ".join(s.describe() for s in pending))
     port = published_port() or 80
     viz_port = published_port(service="viz", target=8080)
-    print_urls(dataclasses.replace(StackSettings(), gateway_port=port, viz_port=viz_port or 8080))
+    https = published_port(target=HTTPS_TARGET_PORT) is not None
+    print_urls(dataclasses.replace(StackSettings(), gateway_port=port, viz_port=viz_port or 8080), https=https)
     return 0 if not pending else 1
 
 
@@ -570,6 +685,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     up.add_argument("--viz-port", type=int, default=8080, help="host port of the visualizer (default 8080)")
     up.add_argument("--advertise-addr", help="address for `docker swarm init` (default: Docker's choice)")
     up.add_argument("--no-build", action="store_true", help="use the images as they are")
+    up.add_argument(
+        "--https-self-signed",
+        action="store_true",
+        help=f"create the secrets {' and '.join(TLS_SECRETS)} from a new self-signed pair when missing (HTTPS on 443)",
+    )
+    up.add_argument(
+        "--no-https", action="store_true", help="plain HTTP even when the TLS secrets exist (HTTPS is on when they do)"
+    )
     up.set_defaults(func=cmd_up)
 
     down = commands.add_parser("down", help="remove the stack and wait until its containers and networks are gone")

@@ -51,7 +51,7 @@ def test_local_render_swaps_listeners_and_backends(rate_limit):
     ("remove", "named"),
     [
         ("listen 8081;", "listen 8081;"),
-        ("listen 80 default_server;", "listen 80 default_server;"),
+        ("listen 8080 default_server;", "listen 8080 default_server;"),
         ("    # --- listeners:begin\n", "listeners:begin/end block"),
         ('        8081    "";\n', '8081 "";'),
         ("    # --- backends:end", "backends:begin/end block"),

@@ -88,7 +88,7 @@ def swarm_config_for_test(*, listen_port: int, internal_port: int, dns_port: int
     replacements = {
         "resolver 127.0.0.11 ": f"resolver 127.0.0.1:{dns_port} ",
         ":8000; }": f":{task_port}; }}",
-        "listen 80 default_server;": f"listen 127.0.0.1:{listen_port} default_server;",
+        "listen 8080 default_server;": f"listen 127.0.0.1:{listen_port} default_server;",
         "listen 8081;": f"listen 127.0.0.1:{internal_port};",
         '8081    "";': f'{internal_port}    "";',
         "http {\n": "http {\n" + "".join(f"    {temp}_temp_path temp/{temp};\n" for temp in TEMP_DIRS),

@@ -1,10 +1,13 @@
 """The Docker socket proxy's allow-list, on the real engine of this machine.
 
 docker/socket-proxy/nginx.conf runs under the local nginx (the image runs the same file),
-with only its listen port and pid file changed, in front of /var/run/docker.sock. The deployed proxy is
+with only its listen port and pid file changed (and, when the suite runs as root, its workers'
+user: nobody with the socket's group), in front of /var/run/docker.sock. The deployed proxy is
 checked again from inside the stack by tests/swarm.
 """
 
+import grp
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,6 +72,11 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert text.count("listen 2375;") == 1
     assert text.count(PID_LINE) == 1
     config = text.replace("listen 2375;", f"listen 127.0.0.1:{port};").replace(PID_LINE, "")
+    if os.geteuid() == 0:
+        # A root master hands its workers to `nobody`, who cannot open the socket: give them the
+        # socket's group, as the image's non-root user has it in the stack.
+        group = grp.getgrgid(Path("/var/run/docker.sock").stat().st_gid).gr_name
+        config = f"user nobody {group};\n{config}"
     nginx = Nginx(tmp_path_factory.mktemp("socket-proxy"), config, name="socket-proxy")
     nginx.start()
     try:

@@ -187,7 +187,7 @@ class _FigureRows(HTMLParser):
 
 
 def dashboard_rows(prometheus: monitoring.Settings, path: str) -> dict[tuple[str, ...], dict[str, str]]:
-    response = requests.get(prometheus.url + path, timeout=20)
+    response = requests.get(prometheus.url + path, headers=monitoring.authorization(), timeout=20)
     assert response.status_code == 200, response.text[:500]
     assert "error executing template" not in response.text, response.text[:2000]
     parser = _FigureRows()
@@ -206,3 +206,26 @@ def test_prometheus_runs_unprivileged_on_a_read_only_filesystem(prometheus: moni
     mounts = {mount["Destination"]: mount for mount in inspected["Mounts"]}
     assert mounts["/prometheus"]["Type"] == "volume", "metrics on a named volume"
     assert "/var/run/docker.sock" not in mounts, "service discovery reads the engine through the socket proxy"
+    status = engine.local().exec(container.id, ["cat", "/proc/1/status"]).stdout
+    assert "CapEff:\t0000000000000000" in status, "no capability (cap_drop: ALL)"
+    assert "CapBnd:\t0000000000000000" in status, "no capability (cap_drop: ALL)"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/query?query=up", "/-/ready", monitoring.DASHBOARD_PATH, "/metrics"])
+def test_prometheus_answers_only_with_its_password(prometheus: monitoring.Settings, path: str) -> None:
+    wrong = ("admin", monitoring.password() + "x")
+
+    anonymous = requests.get(prometheus.url + path, timeout=20)
+    guessed = requests.get(prometheus.url + path, auth=wrong, timeout=20)
+    signed_in = requests.get(prometheus.url + path, auth=("admin", monitoring.password()), timeout=20)
+
+    assert anonymous.status_code == 401, anonymous.text[:200]
+    assert "basic" in anonymous.headers.get("WWW-Authenticate", "").lower()
+    assert guessed.status_code == 401
+    assert signed_in.status_code == 200, signed_in.text[:200]
+
+
+def test_the_password_file_is_the_users_alone(prometheus: monitoring.Settings) -> None:
+    for path in (monitoring.PASSWORD_FILE, monitoring.WEB_CONFIG_FILE):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    assert monitoring.password() not in monitoring.WEB_CONFIG_FILE.read_text(), "the web config holds a hash only"

@@ -1,5 +1,6 @@
 """The gateway and the Redis servers as deployed: rate limit on the published port only, the
-internal listener reachable inside the stack but not published, read-only root filesystems."""
+internal listener reachable inside the stack but not published, read-only root filesystems,
+no capabilities anywhere, and nginx masters that are not root."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import time
 import pytest
 
 from ops import engine, stack
-from ops.engine import SERVICE_NAME_LABEL
+from ops.engine import NAMESPACE_LABEL, SERVICE_NAME_LABEL
+from ops.gateway_config import PUBLIC_PORT
 from ops.services import API_SERVICES
 from tests.gateway_bursts import burst, wait_until_served
 
@@ -52,7 +54,7 @@ def test_only_the_public_port_is_published(deployed: str) -> None:
     gateway = engine.local().service(f"{stack.STACK}_gateway")
     assert gateway is not None
 
-    assert [port.target for port in gateway.ports] == [80]
+    assert [port.target for port in gateway.ports] == [PUBLIC_PORT]
     assert all(port.mode == "host" for port in gateway.ports)
 
 
@@ -110,11 +112,13 @@ def test_nginx_writes_only_to_its_tmpfs(deployed: str) -> None:
     mounts = {mount["Destination"]: mount["Type"] for mount in inspect(container)["Mounts"]}
 
     # Debian's nginx keeps its temp directories in /var/lib/nginx, nginx.org's in /var/cache/nginx.
-    probe = "find /var/lib/nginx /var/cache/nginx -mindepth 1 -maxdepth 1 -type d; test -s /run/nginx.pid && echo pid"
+    probe = (
+        "find /var/lib/nginx /var/cache/nginx -mindepth 1 -maxdepth 1 -type d; test -s /run/nginx/nginx.pid && echo pid"
+    )
 
     temp = engine.local().exec(container, ["sh", "-c", probe])
 
-    assert {mounts.get(path) for path in ("/run", "/var/lib/nginx", "/var/cache/nginx")} == {"tmpfs"}
+    assert {mounts.get(path) for path in ("/run/nginx", "/var/lib/nginx", "/var/cache/nginx")} == {"tmpfs"}
     lines = temp.stdout.split()
     assert "pid" in lines, temp.stdout + temp.stderr
     assert any(line.endswith("proxy") or line.endswith("proxy_temp") for line in lines), temp.stdout
@@ -136,3 +140,56 @@ def test_redis_still_persists_to_its_volume(deployed: str) -> None:
     assert mounts.get("/data") == "volume"
     assert "aof_enabled:1" in result.stdout
     assert "aof_last_bgrewrite_status:ok" in result.stdout
+
+
+def proc_status(container: str, pid: str = "1") -> dict[str, list[str]]:
+    """/proc/<pid>/status of a process in a running container: field -> its values."""
+    result = engine.local().exec(container, ["cat", f"/proc/{pid}/status"])
+    assert result.returncode == 0, result.stderr
+    return {key: value.split() for key, _, value in (line.partition(":") for line in result.stdout.splitlines())}
+
+
+def test_every_service_drops_every_capability(deployed: str) -> None:
+    services = engine.local().services({NAMESPACE_LABEL: stack.STACK})
+    assert len(services) >= 11
+
+    for service in services:
+        attrs = engine.local().inspect_service(service.id)
+        assert attrs is not None, f"service {service.name} is gone"
+        container_spec = attrs["Spec"]["TaskTemplate"]["ContainerSpec"]
+        assert container_spec.get("CapabilityDrop") == ["ALL"], service.name
+        assert not container_spec.get("CapabilityAdd"), service.name
+
+
+def test_every_task_runs_with_no_capability_at_all(deployed: str) -> None:
+    containers = engine.local().containers({NAMESPACE_LABEL: stack.STACK}, all=True)
+    running = [c for c in containers if c.state == "running"]
+    assert {c.service for c in running} >= {f"{stack.STACK}_{s}" for s in ("gateway", "socket-proxy", "viz")}
+
+    for container in containers:
+        assert inspect(container.id)["HostConfig"]["CapDrop"] == ["ALL"], container.name
+    for container in running:
+        status = proc_status(container.id)
+        # Effective, permitted and bounding sets all empty: not even a setuid binary gets one back.
+        assert status["CapEff"] == status["CapPrm"] == status["CapBnd"] == ["0000000000000000"], container.name
+
+
+# One line per process of the container: its real uid, then its command line.
+PROCESS_USERS = (
+    "for p in /proc/[0-9]*; do echo $(awk '/^Uid:/ {print $2}' $p/status) $(tr '\\0' ' ' < $p/cmdline); done"
+)
+
+
+@pytest.mark.parametrize(("service", "uid"), [("gateway", "10003"), ("socket-proxy", "10004")])
+def test_nginx_masters_and_workers_are_not_root(deployed: str, service: str, uid: str) -> None:
+    container = running_containers(service)[0]
+
+    master = proc_status(container)
+    processes = engine.local().exec(container, ["sh", "-c", PROCESS_USERS]).stdout.splitlines()
+    nginx = [line for line in processes if "nginx:" in line]
+
+    assert master["Uid"] == [uid] * 4, master["Uid"]
+    assert any("master process" in line for line in nginx), processes
+    assert any("worker process" in line for line in nginx), processes
+    assert all(line.split()[0] == uid for line in nginx), nginx
+    assert inspect(container)["State"]["Health"]["Status"] == "healthy"
