@@ -459,7 +459,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     ensure_swarm(args.advertise_addr)
     ensure_redis_node()
     ensure_secret()
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
     deploy(settings)
     wait_converged(timeout=args.timeout, since=since)
     say(f"stack {STACK} is up: every service converged, every task healthy")
@@ -502,7 +502,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     if not args.no_build:
         images.build(services, tag=args.tag, registry=args.registry)
     for service in services:
-        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
         ref = f"{args.registry}/{service}:{args.tag}"
         local().service_update(f"{STACK}_{service}", image=ref)
         wait_converged(services=[service], since=since, timeout=args.timeout, image=ref)
