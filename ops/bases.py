@@ -164,9 +164,14 @@ path-exclude /usr/share/lintian/*
 _APT_LEAN = 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n'
 
 
+# Where the usual systems keep the bundle when OpenSSL's own default file is absent (Debian's
+# python3 looks for /usr/lib/ssl/cert.pem, which only the openssl package provides).
+_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
+
+
 def host_ca_bundle() -> Path:
     """The CA bundle the host trusts (it includes any intercepting proxy's CA)."""
-    for candidate in (os.environ.get("SSL_CERT_FILE"), ssl.get_default_verify_paths().openssl_cafile):
+    for candidate in (os.environ.get("SSL_CERT_FILE"), ssl.get_default_verify_paths().openssl_cafile, *_CA_BUNDLES):
         if candidate and Path(candidate).is_file():
             return Path(candidate).resolve()
     raise BuildError("no CA bundle found on this host; set SSL_CERT_FILE")
