@@ -74,8 +74,6 @@ class Newcomer:
         argv = ["docker", "run", "--rm", "--network", "host", "--volume", f"{SOCKET}:{SOCKET}"]
         argv += ["--volume", f"{self.checkout}:{self.checkout}", "--workdir", str(self.checkout)]
         argv += ["--user", "0" if as_root else USER, "--group-add", str(self.socket_gid)]
-        # Where pip meets this machine's intercepting HTTPS proxy, it needs the CA bundle the image carries.
-        argv += ["--env", "PIP_CERT=/etc/ssl/certs/ca-certificates.crt"]
         for name, value in (env or {}).items():
             argv += ["--env", f"{name}={value}"]
         argv += [IMAGE, "sh", "-c", command]
