@@ -15,6 +15,7 @@ sentence, not a traceback.
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -28,15 +29,18 @@ HOST_LOCK = REPO_ROOT / "requirements-host.lock"
 HOST_STAMP = VENV / ".host-requirements-installed"
 DEV_STAMP = VENV / ".requirements-installed"
 OLDEST_PYTHON = (3, 9)
-# `docker stack deploy` features the stack file uses (jobs, among others) arrived in 20.10.
-OLDEST_ENGINE = 20
+# The engine runs swarm jobs (the stack's seed) from 20.10 on; the command line deploys them from
+# a compose file from 23.0 on (Debian's docker.io 20.10 says "Unknown mode: replicated-job").
+OLDEST_ENGINE = (20, 10)
+OLDEST_CLI = (23, 0)
 
 VENV_HINT = (
     "Debian, Ubuntu, WSL2: sudo apt install python3-venv; Fedora: sudo dnf install python3; "
     "macOS: the python3 of Xcode's command line tools, python.org or Homebrew has it"
 )
 DOCKER_HINT = (
-    "install Docker Desktop (macOS; Windows, for WSL2) or Docker Engine / Debian's docker.io (Linux), then retry"
+    "install Docker Desktop (macOS; Windows, for WSL2) or Docker Engine (Linux: Docker CE, or docker.io "
+    "from Debian 13 or Ubuntu 22.04 on), then retry"
 )
 
 
@@ -57,17 +61,31 @@ def check_python(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> None
         )
 
 
+def version_of(text: str) -> tuple[int, int] | None:
+    """(major, minor) of the first version number in `text` ("Docker version 20.10.5+dfsg1, ...")."""
+    found = re.search(r"(\d+)\.(\d+)", text)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
 def check_engine() -> None:
-    """The docker command line is there and an engine answers it (as this user)."""
-    if shutil.which("docker") is None:
+    """A docker command line that can deploy the stack is there, and an engine answers it (as this user)."""
+    docker = shutil.which("docker")
+    if docker is None:
         raise NotReady(f"no docker command on PATH: {DOCKER_HINT}")
+    client = subprocess.run([docker, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    client_version = version_of(client)
+    if client_version is not None and client_version < OLDEST_CLI:
+        raise NotReady(
+            f"{docker} is {client}: deploying the stack's swarm job needs the docker command line 23.0 or "
+            f"later (Debian's docker.io 20.10 cannot): {DOCKER_HINT}"
+        )
     result = subprocess.run(
-        ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, check=False
+        [docker, "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, check=False
     )
     if result.returncode == 0:
         server = result.stdout.strip()
-        major = server.split(".")[0]
-        if major.isdigit() and int(major) < OLDEST_ENGINE:
+        server_version = version_of(server)
+        if server_version is not None and server_version < OLDEST_ENGINE:
             raise NotReady(f"the Docker engine is {server}; the stack needs 20.10 or later: upgrade it")
         return
     error = (result.stderr.strip().splitlines() or ["no output"])[-1]

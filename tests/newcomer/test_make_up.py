@@ -32,6 +32,16 @@ def test_without_the_venv_module_make_up_says_what_to_install(newcomer: Newcomer
     assert not (newcomer.checkout / ".venv").exists()
 
 
+def test_with_debian_11s_own_docker_command_make_up_stops_at_once_saying_why(newcomer: Newcomer) -> None:
+    # docker.io 20.10 cannot deploy the stack's swarm job; better said before minutes of builds.
+    run = newcomer.run("PATH=/usr/bin:/bin make up")
+
+    assert run.returncode != 0
+    assert "is Docker version 20.10" in run.output
+    assert "needs the docker command line 23.0 or later" in run.output
+    assert not (newcomer.checkout / ".venv").exists()
+
+
 def test_make_up_deploys_the_stack_and_make_down_removes_it(newcomer: Newcomer) -> None:
     local = engine.local()
     if stack.published_port() is not None:
