@@ -79,11 +79,12 @@ lint: venv
 # The locks for any platform, with the hashes of every published file: the images' and the
 # project venv's for Python 3.11 and later, the host side's for 3.9 and later.
 # Pins already in a lock are kept; add --upgrade-package NAME to move one.
-UV_COMPILE := $(VENV)/bin/uv pip compile --universal --generate-hashes --no-python-downloads --quiet
+UV_COMPILE := $(VENV)/bin/uv pip compile --universal --python-version 3.11 --generate-hashes --quiet
+UV_COMPILE_HOST := $(VENV)/bin/uv pip compile --universal --python-version 3.9 --generate-hashes --no-python-downloads --quiet
 lock: venv
-	$(UV_COMPILE) --python-version 3.11 requirements.txt -o requirements.lock
-	$(UV_COMPILE) --python-version 3.11 requirements-dev.txt -c requirements.lock -o requirements-dev.lock
-	$(UV_COMPILE) --python-version 3.9 requirements-host.txt -o requirements-host.lock
+	$(UV_COMPILE) requirements.txt -o requirements.lock
+	$(UV_COMPILE) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
+	$(UV_COMPILE_HOST) requirements-host.txt -o requirements-host.lock
 
 dev: setup-local
 	$(PY) -m ops.dev
