@@ -8,6 +8,7 @@ instead; seeding then needs the three Redis URLs (or --no-seed to use what is th
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ from bench.machine import child_pids, cpu_seconds, load_average, machine_info, r
 from bench.report import print_table, write_json
 from bench.seed import Dataset, Seeder, setup_django
 from bench.wrk import Figures, WrkError, run_wrk, wrk_path
+from ops import credentials
 from ops.processes import Gunicorn, Nginx
 from ops.services import API_SERVICES
 
@@ -82,6 +84,13 @@ SCENARIOS = [
 ]
 
 
+def default_api_token() -> str:
+    try:
+        return credentials.load().api_token
+    except credentials.CredentialsMissing:
+        return ""
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -109,6 +118,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     for service in API_SERVICES:
         parser.add_argument(f"--redis-{service}", metavar="URL", help=f"with --gateway-url: the {service} Redis")
     parser.add_argument("--no-seed", action="store_true", help="with --gateway-url: use the data already there")
+    parser.add_argument(
+        "--api-token",
+        default=os.environ.get("API_TOKEN") or default_api_token(),
+        help="with --gateway-url: the token writes send (default $API_TOKEN, else .run/credentials.env's)",
+    )
     parser.add_argument("--output", type=Path, help="JSON file to write (default bench/results/<timestamp>.json)")
     parser.add_argument("--label", default="", help="free text stored with the results (e.g. the commit)")
     args = parser.parse_args(argv)
@@ -131,6 +145,8 @@ class System:
     customers_direct: str
     seeder: Seeder | None
     worker_pids: Callable[[], dict[str, list[int]]]
+    # What a write sends to be allowed (the API token).
+    write_headers: dict[str, str]
 
 
 def _redis(url: str) -> redis.Redis:
@@ -154,8 +170,12 @@ def local_system(workers: int) -> Iterator[System]:
             rate_limit=False,
             say=say,
         ) as system:
+            password = system.credentials.redis_password
             seeder = Seeder(
-                **{f"{name}_redis": _redis(f"redis://127.0.0.1:{ports.redis(name)}/0") for name in API_SERVICES}
+                **{
+                    f"{name}_redis": _redis(f"redis://:{password}@127.0.0.1:{ports.redis(name)}/0")
+                    for name in API_SERVICES
+                }
             )
 
             def worker_pids() -> dict[str, list[int]]:
@@ -166,7 +186,13 @@ def local_system(workers: int) -> Iterator[System]:
                     if isinstance(child, Gunicorn | Nginx)
                 }
 
-            yield System(system.gateway_url, f"http://127.0.0.1:{ports.customers}", seeder, worker_pids)
+            yield System(
+                system.gateway_url,
+                f"http://127.0.0.1:{ports.customers}",
+                seeder,
+                worker_pids,
+                system.credentials.api_headers(),
+            )
 
 
 @contextmanager
@@ -174,7 +200,8 @@ def remote_system(args: argparse.Namespace) -> Iterator[System]:
     seeder = None
     if not args.no_seed:
         seeder = Seeder(**{f"{name}_redis": _redis(getattr(args, f"redis_{name}")) for name in API_SERVICES})
-    yield System(args.gateway_url.rstrip("/"), args.service_url.rstrip("/"), seeder, dict)
+    write_headers = {"Authorization": f"Bearer {args.api_token}"} if args.api_token else {}
+    yield System(args.gateway_url.rstrip("/"), args.service_url.rstrip("/"), seeder, dict, write_headers)
 
 
 def discover(gateway: str) -> Dataset:
@@ -254,15 +281,24 @@ def run_size(n: int, args: argparse.Namespace, system: System) -> dict[str, obje
     for scenario in args.scenarios:
         url = scenario.url(targets, data)
         lua_args = scenario.lua_args(data)
+        # Only the write scenario carries the token, as a real client's reads would not.
+        headers = system.write_headers if lua_args else {}
         load = load_average()
         print(f"  {scenario.name:<22} load {load[0]:5.2f} ... ", end="", flush=True)
+
+        wrk = functools.partial(
+            run_wrk,
+            url,
+            threads=args.threads,
+            connections=args.connections,
+            lua_args=lua_args,
+            headers=headers,
+        )
         if args.warmup > 0:
-            run_wrk(url, threads=args.threads, connections=args.connections, seconds=args.warmup, lua_args=lua_args)
+            wrk(seconds=args.warmup)
         pids = system.worker_pids()
         cpu_before = {name: cpu_seconds(group) for name, group in pids.items()}
-        figures: Figures = run_wrk(
-            url, threads=args.threads, connections=args.connections, seconds=args.duration, lua_args=lua_args
-        )
+        figures: Figures = wrk(seconds=args.duration)
         # CPU per request barely depends on what else runs on the machine, unlike requests/s.
         cpu_us = {
             name: round((cpu_seconds(group) - cpu_before[name]) / max(figures.requests, 1) * 1e6)

@@ -149,6 +149,7 @@ def run_child(service: str, paths: dict[str, str], redis_port: int, args: argpar
         env = {
             **os.environ,
             "SECRET_KEY": "bench-only-not-a-secret",
+            "API_WRITE_TOKEN": "bench-only-not-a-secret",
             "REDIS_URL": f"redis://127.0.0.1:{redis_port}/{DATABASES[service]}",
             "CUSTOMERS_URL": "http://127.0.0.1:9",
             "PRODUCTS_URL": "http://127.0.0.1:9",

@@ -70,6 +70,7 @@ def measure(config: ServerConfig, customer_id: str, redis_port: int, args: argpa
         env = {
             "DJANGO_SETTINGS_MODULE": f"{service('customers').settings}",
             "SECRET_KEY": "bench-only-not-a-secret",
+            "API_WRITE_TOKEN": "bench-only-not-a-secret",
             "REDIS_URL": f"redis://127.0.0.1:{redis_port}/{DATABASES['customers']}",
             "BIND": f"127.0.0.1:{port}",
             "WEB_CONCURRENCY": str(args.workers),

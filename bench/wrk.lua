@@ -27,7 +27,12 @@ function request()
     '{"customer_id":"%s","product_id":"%s","quantity":%d}',
     customers[math.random(#customers)], products[math.random(#products)], math.random(1, 9)
   )
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+  -- Headers given here replace wrk's own (-H, e.g. the API token): carry those over.
+  local headers = {["Content-Type"] = "application/json"}
+  for name, value in pairs(wrk.headers) do
+    headers[name] = value
+  end
+  return wrk.format("POST", nil, headers, body)
 end
 
 function done(summary, latency, requests)

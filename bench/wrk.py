@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,8 +39,17 @@ def wrk_path() -> str:
     return path
 
 
-def run_wrk(url: str, *, threads: int, connections: int, seconds: float, lua_args: Sequence[str] = ()) -> Figures:
-    """wrk against one URL; errors are responses >= 400 plus socket errors (connect, read, write, timeout)."""
+def run_wrk(
+    url: str,
+    *,
+    threads: int,
+    connections: int,
+    seconds: float,
+    lua_args: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Figures:
+    """wrk against one URL, with `headers` on every request; errors are responses >= 400 plus
+    socket errors (connect, read, write, timeout)."""
     argv = [
         wrk_path(),
         f"-t{threads}",
@@ -50,8 +59,10 @@ def run_wrk(url: str, *, threads: int, connections: int, seconds: float, lua_arg
         "5s",
         "-s",
         str(LUA_SCRIPT),
-        url,
     ]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    argv.append(url)
     if lua_args:
         argv += ["--", *lua_args]
     result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=seconds + 60)

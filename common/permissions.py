@@ -1,4 +1,8 @@
-"""Optional write protection: with API_WRITE_TOKEN set, changing anything needs that bearer token."""
+"""Writes need credentials: POST/PUT/PATCH/DELETE carry the service's API token as a bearer token.
+
+The token is a Docker secret (API_WRITE_TOKEN_FILE) in the stack and a generated value in local
+mode (ops.credentials); a service without one does not start. Reads stay open.
+"""
 
 import hmac
 from typing import TYPE_CHECKING
@@ -14,10 +18,11 @@ if TYPE_CHECKING:  # DRF imports this module while rest_framework.views is still
 
 class WriteTokenRequired(BasePermission):
     def has_permission(self, request: "Request", view: "APIView") -> bool:
-        token = settings.API_WRITE_TOKEN
-        if not token or request.method in SAFE_METHODS:
+        if request.method in SAFE_METHODS:
             return True
         scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(supplied.strip().encode(), token.encode()):
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            supplied.strip().encode(), settings.API_WRITE_TOKEN.encode()
+        ):
             return True
         raise NotAuthenticated("Writes need the API token: send the header 'Authorization: Bearer <token>'.")

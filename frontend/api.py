@@ -136,7 +136,6 @@ def _gateway() -> HttpClient:
         connect_timeout=settings.HTTP_CONNECT_TIMEOUT,
         read_timeout=settings.HTTP_READ_TIMEOUT,
         retries=1,
-        write_token=settings.API_WRITE_TOKEN,
     )
 
 
@@ -147,9 +146,15 @@ def _call(
     params: dict[str, str | int | None] | None = None,
     json: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    token: str | None = None,
 ) -> requests.Response:
-    """The response of a 2xx call; anything else raises an ApiError subclass."""
+    """The response of a 2xx call; anything else raises an ApiError subclass. A write carries
+    `token`, which the views take from frontend.auth.api_token_for (signed-in operators only)."""
     service = _service_of(path)
+    if method not in ("GET", "HEAD", "OPTIONS"):
+        if not token:
+            raise PermissionError(f"{method} {path} needs the API token of a signed-in operator")
+        headers = {**(headers or {}), "Authorization": f"Bearer {token}"}
     sent = {key: value for key, value in (params or {}).items() if value not in (None, "")}
     shown_path = path + ("?" + "&".join(f"{k}={v}" for k, v in sent.items()) if sent else "")
     started = time.perf_counter()
@@ -232,17 +237,18 @@ def customer_get(*, customer_id: str) -> Customer:
     return _from_json(Customer, _json("GET", f"/api/customers/{customer_id}/"))
 
 
-def customer_create(*, name: str, address: str) -> Customer:
-    return _from_json(Customer, _json("POST", "/api/customers/", json={"name": name, "address": address}))
-
-
-def customer_update(*, customer_id: str, name: str, address: str) -> Customer:
-    body = _json("PUT", f"/api/customers/{customer_id}/", json={"name": name, "address": address})
+def customer_create(*, token: str, name: str, address: str) -> Customer:
+    body = _json("POST", "/api/customers/", json={"name": name, "address": address}, token=token)
     return _from_json(Customer, body)
 
 
-def customer_delete(*, customer_id: str) -> None:
-    _call("DELETE", f"/api/customers/{customer_id}/")
+def customer_update(*, token: str, customer_id: str, name: str, address: str) -> Customer:
+    body = _json("PUT", f"/api/customers/{customer_id}/", json={"name": name, "address": address}, token=token)
+    return _from_json(Customer, body)
+
+
+def customer_delete(*, token: str, customer_id: str) -> None:
+    _call("DELETE", f"/api/customers/{customer_id}/", token=token)
 
 
 def product_list(*, cursor: str | None = None, limit: int = 20) -> Page[Product]:
@@ -266,13 +272,14 @@ def product_get(*, product_id: str) -> Product:
     return _from_json(Product, _json("GET", f"/api/products/{product_id}/"))
 
 
-def product_create(*, name: str, unit_price: Decimal) -> Product:
-    body = _json("POST", "/api/products/", json={"name": name, "unit_price": str(unit_price)})
+def product_create(*, token: str, name: str, unit_price: Decimal) -> Product:
+    body = _json("POST", "/api/products/", json={"name": name, "unit_price": str(unit_price)}, token=token)
     return _from_json(Product, body)
 
 
-def product_update(*, product_id: str, name: str, unit_price: Decimal) -> Product:
-    body = _json("PUT", f"/api/products/{product_id}/", json={"name": name, "unit_price": str(unit_price)})
+def product_update(*, token: str, product_id: str, name: str, unit_price: Decimal) -> Product:
+    price = str(unit_price)
+    body = _json("PUT", f"/api/products/{product_id}/", json={"name": name, "unit_price": price}, token=token)
     return _from_json(Product, body)
 
 
@@ -284,12 +291,15 @@ def invoice_get(*, invoice_id: str) -> Invoice:
     return _from_json(Invoice, _json("GET", f"/api/invoices/{invoice_id}/"))
 
 
-def invoice_create(*, customer_id: str, product_id: str, quantity: int, idempotency_key: str) -> IssuedInvoice:
+def invoice_create(
+    *, token: str, customer_id: str, product_id: str, quantity: int, idempotency_key: str
+) -> IssuedInvoice:
     response = _call(
         "POST",
         "/api/invoices/",
         json={"customer_id": str(customer_id), "product_id": str(product_id), "quantity": quantity},
         headers={"Idempotency-Key": idempotency_key},
+        token=token,
     )
     return IssuedInvoice(
         invoice=_from_json(Invoice, response.json()),

@@ -6,13 +6,15 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from frontend import api
+from frontend.auth import api_token_for
 from frontend.forms import CustomerForm, InvoiceForm, ProductForm, apply_api_errors
 
 T = TypeVar("T")
@@ -106,12 +108,13 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/customer_list.html", {"page": page, "cursor": cursor, "outages": outages})
 
 
+@login_required
 @require_http_methods(["GET", "POST"])
 def customer_create(request: HttpRequest) -> HttpResponse:
     outages = Outages()
     form = CustomerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        customer = _submit(form, outages, api.customer_create)
+        customer = _submit(form, outages, api.customer_create, token=api_token_for(request))
         if customer is not None:
             messages.success(request, f"Customer “{customer.name}” was created.")
             return redirect("frontend:customer_detail", customer_id=customer.id)
@@ -153,6 +156,7 @@ def _customer_page(
     )
 
 
+@login_required
 @require_http_methods(["GET", "POST"])
 def customer_edit(request: HttpRequest, customer_id: str) -> HttpResponse:
     outages = Outages()
@@ -160,7 +164,7 @@ def customer_edit(request: HttpRequest, customer_id: str) -> HttpResponse:
     initial = {"name": customer.name, "address": customer.address} if customer else None
     form = CustomerForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        saved = _submit(form, outages, api.customer_update, customer_id=customer_id)
+        saved = _submit(form, outages, api.customer_update, token=api_token_for(request), customer_id=customer_id)
         if saved is not None:
             messages.success(request, f"Customer “{saved.name}” was saved.")
             return redirect("frontend:customer_detail", customer_id=customer_id)
@@ -178,12 +182,13 @@ def customer_edit(request: HttpRequest, customer_id: str) -> HttpResponse:
     )
 
 
+@login_required
 @require_http_methods(["GET", "POST"])
 def customer_delete(request: HttpRequest, customer_id: str) -> HttpResponse:
     outages = Outages()
     if request.method == "POST":
         try:
-            api.customer_delete(customer_id=customer_id)
+            api.customer_delete(token=api_token_for(request), customer_id=customer_id)
         except api.ApiNotFound:
             messages.info(request, "That customer had already been deleted.")
             return redirect("frontend:customer_list")
@@ -213,12 +218,13 @@ def product_list(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/product_list.html", {"page": page, "cursor": cursor, "outages": outages})
 
 
+@login_required
 @require_http_methods(["GET", "POST"])
 def product_create(request: HttpRequest) -> HttpResponse:
     outages = Outages()
     form = ProductForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        product = _submit(form, outages, api.product_create)
+        product = _submit(form, outages, api.product_create, token=api_token_for(request))
         if product is not None:
             messages.success(request, f"Product “{product.name}” was created at {product.unit_price}.")
             return redirect("frontend:product_list")
@@ -229,6 +235,7 @@ def product_create(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
 @require_http_methods(["GET", "POST"])
 def product_edit(request: HttpRequest, product_id: str) -> HttpResponse:
     outages = Outages()
@@ -236,7 +243,7 @@ def product_edit(request: HttpRequest, product_id: str) -> HttpResponse:
     initial = {"name": product.name, "unit_price": product.unit_price} if product else None
     form = ProductForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        saved = _submit(form, outages, api.product_update, product_id=product_id)
+        saved = _submit(form, outages, api.product_update, token=api_token_for(request), product_id=product_id)
         if saved is not None:
             messages.success(request, f"Product “{saved.name}” was saved.")
             return redirect("frontend:product_list")
@@ -274,14 +281,19 @@ def invoice_detail(request: HttpRequest, invoice_id: str) -> HttpResponse:
     return render(request, "frontend/invoice_detail.html", {"invoice": invoice, "outages": outages})
 
 
-@require_POST
+@login_required
+@require_http_methods(["GET", "POST"])
 def invoice_create(request: HttpRequest, customer_id: str) -> HttpResponse:
+    if request.method == "GET":
+        # Where sign-in sends an operator who had started issuing an invoice: the form is on that page.
+        return redirect("frontend:customer_detail", customer_id=customer_id)
     outages = Outages()
     products = outages.fetch(api.product_choices) or []
     form = InvoiceForm(request.POST, products=products)
     if form.is_valid():
         try:
             issued = api.invoice_create(
+                token=api_token_for(request),
                 customer_id=customer_id,
                 product_id=form.cleaned_data["product_id"],
                 quantity=form.cleaned_data["quantity"],

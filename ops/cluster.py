@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from common.waiting import WaitTimeout, wait_until
-from ops import bases, cli, images, stack
+from ops import bases, cli, credentials, images, stack
 from ops.cli import say
 from ops.engine import Engine, EngineError, Node, Privileges, Task, local
 from ops.services import DJANGO_SERVICES, INFRA_SERVICES
@@ -547,13 +547,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     )
     manager = manager_engine()
     stack.ensure_redis_node(engine=manager)
-    stack.ensure_secret(engine=manager)
     since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
-    stack.deploy(stack_settings, engine=manager)
+    shown = not credentials.DEFAULT_FILE.exists()
+    running_with = stack.deploy(stack_settings, engine=manager)
     stack.wait_converged(timeout=args.timeout, since=since, engine=manager)
     say(f"stack {stack.STACK} is up on the cluster: every service converged, every task healthy")
     print_tasks()
     print_urls(settings)
+    print(credentials.describe(running_with, credentials.DEFAULT_FILE, shown=shown))
     say(f"deploy took {cli.elapsed():.0f}s")
     return 0
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from types import FrameType
 
 from common.waiting import WaitTimeout
+from ops import credentials
 from ops.local import DEFAULT_RUN_DIR, LocalSystem, Ports, check_prerequisites, default_ports, env_var_for
 from ops.processes import ProcessError
 from ops.services import API_SERVICES, service
@@ -157,6 +158,7 @@ def _print_ready(system: LocalSystem, seconds: float) -> None:
     limit = "rate limited per client, as in production" if system.rate_limit else "rate limit OFF"
     print(f"  gateway        {url}/ ({limit}); internal listener {system.internal_url}/ (never limited)")
     print(f"  logs           {system.log_dir}/*.log (gateway.log is the JSON access log)")
+    print(credentials.describe(system.credentials, system.credentials_path, shown=system.credentials_created))
     print("Ctrl-C stops everything.")
 
 

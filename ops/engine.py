@@ -361,6 +361,13 @@ class Engine:
         """The swarm node id of this engine."""
         return str(self.info()["Swarm"]["NodeID"])
 
+    def node_role_set(self, node_id: str, role: str) -> None:
+        """`docker node promote` (role "manager") or `docker node demote` ("worker")."""
+        self._run(["node", "promote" if role == "manager" else "demote", node_id])
+        with self._errors(f"docker node update --role {role} {node_id}"):
+            row = self.api.inspect_node(node_id)
+            self.api.update_node(node_id, row["Version"]["Index"], {**row["Spec"], "Role": role})
+
     def node_label_add(self, node_id: str, key: str, value: str) -> None:
         self._run(["node", "update", "--label-add", f"{key}={value}", node_id])
         with self._errors(f"docker node update --label-add {key}={value} {node_id}"):
@@ -384,6 +391,22 @@ class Engine:
         self._run(["secret", "create", name, "-"])
         with self._errors(f"docker secret create {name}"):
             self.api.create_secret(name, data.encode())
+
+    def secrets(self, prefix: str) -> list[str]:
+        """Names of the secrets whose name starts with `prefix`."""
+        with self._errors("docker secret ls"):
+            names = [s["Spec"]["Name"] for s in self.api.secrets(filters={"name": prefix})]
+        return [name for name in names if name.startswith(prefix)]
+
+    def secret_remove(self, name: str) -> bool:
+        """False while a service still uses it."""
+        try:
+            with self._errors(f"docker secret rm {name}"):
+                self.api.remove_secret(name)
+        except EngineError:
+            return False
+        self._run(["secret", "rm", name])
+        return True
 
     def configs(self, labels: Mapping[str, str]) -> list[str]:
         with self._errors("docker config ls"):

@@ -12,6 +12,7 @@ prints a summary: totals, failures by kind, versions. Requests are never retried
 a failure the gateway did not absorb is counted.
 
 Every entity acknowledged with 201 is recorded; --verify reads each one back at the end.
+Writes send the API token of .run/credentials.env (made by `make up`), or --api-token's.
 
 Library: ``LoadRunner(LoadConfig(...)).start()`` ... ``report = runner.stop()``, or
 ``run_load(config)`` to block until the bounds are reached.
@@ -33,6 +34,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import requests
+
+from ops import credentials
 
 DEFAULT_MIX = {
     "customers.list": 3,
@@ -66,6 +69,8 @@ class LoadConfig:
     report_every: float = 1.0
     # Receives the per-second lines; None keeps quiet.
     printer: Callable[[str], None] | None = print
+    # Sent as "Authorization: Bearer <token>" with every write; default: .run/credentials.env's.
+    api_token: str = dataclasses.field(default_factory=lambda: credentials.load().api_token)
 
     def __post_init__(self) -> None:
         unknown = set(self.mix) - set(OPERATIONS)
@@ -284,7 +289,7 @@ class LoadRunner:
 
     def _post(self, session: requests.Session, path: str, body: dict) -> requests.Response:
         # A fresh key per request: the client never retries, so each POST is one intent.
-        headers = {"Idempotency-Key": str(uuid.uuid4())}
+        headers = {"Idempotency-Key": str(uuid.uuid4()), "Authorization": f"Bearer {self.config.api_token}"}
         return session.post(self.config.base_url + path, json=body, headers=headers, timeout=self.config.timeout)
 
     def _record(
@@ -378,13 +383,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--verify", action="store_true", help="read back every created entity at the end")
     parser.add_argument("--json", type=Path, help="write the report (and verification) as JSON here")
     parser.add_argument("--quiet", action="store_true", help="no per-second lines")
+    parser.add_argument("--api-token", help="the token writes send (default: the one in .run/credentials.env)")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        token = {"api_token": args.api_token} if args.api_token else {}
         config = LoadConfig(
+            **token,
             base_url=args.url,
             duration=args.duration,
             max_requests=args.requests,
@@ -394,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout=args.timeout,
             printer=None if args.quiet else print,
         )
-    except ValueError as exc:
+    except (ValueError, credentials.CredentialsMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     runner = LoadRunner(config)

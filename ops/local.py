@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Self
 
 from common.waiting import WaitTimeout, wait_until
+from ops import credentials as credentials_file
+from ops.credentials import Credentials
 from ops.gateway_config import INTERNAL_PORT, render_local
 from ops.processes import (
     APPEND_ONLY,
@@ -171,6 +173,9 @@ class LocalSystem:
     rate_limit: bool = True
     say: Callable[[str], None] = print
     children: list[LocalProcess] = field(default_factory=list, init=False)
+    # From <run_dir>/credentials.env, made on the first start (ops.credentials).
+    credentials: Credentials = field(init=False)
+    credentials_created: bool = field(default=False, init=False)
 
     @property
     def gateway_url(self) -> str:
@@ -180,6 +185,10 @@ class LocalSystem:
     def internal_url(self) -> str:
         """The gateway's internal listener: same routes, never rate limited (service to service)."""
         return f"http://127.0.0.1:{self.ports.gateway_internal}"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.run_dir / "credentials.env"
 
     @property
     def log_dir(self) -> Path:
@@ -213,6 +222,7 @@ class LocalSystem:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(exist_ok=True)
         secret_key = load_secret_key(self.run_dir)
+        self.credentials, self.credentials_created = credentials_file.load_or_create(self.credentials_path)
 
         redis_servers = [self._start_redis(name) for name in self._services() if service(name).redis]
         for redis in redis_servers:
@@ -269,6 +279,7 @@ class LocalSystem:
             name=f"redis-{name}",
             log_path=self.log_dir / f"redis-{name}.log",
             own_group=True,
+            password=self.credentials.redis_password,
         )
         self._started(redis)
         return redis
@@ -277,6 +288,9 @@ class LocalSystem:
         env = {
             "WEB_CONCURRENCY": str(self.workers),
             "SECRET_KEY": secret_key,
+            "API_WRITE_TOKEN": self.credentials.api_token,
+            "OPERATOR_USERNAME": self.credentials.operator_username,
+            "OPERATOR_PASSWORD": self.credentials.operator_password,
             "CUSTOMERS_URL": self.internal_url,
             "PRODUCTS_URL": self.internal_url,
             "API_URL": self.internal_url,
@@ -286,6 +300,7 @@ class LocalSystem:
         }
         if service(name).redis:
             env["REDIS_URL"] = f"redis://127.0.0.1:{self.ports.redis(name)}/0"
+            env["REDIS_PASSWORD"] = self.credentials.redis_password
         gunicorn = Gunicorn(
             name,
             port=port,

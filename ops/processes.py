@@ -81,11 +81,24 @@ def http_status(port: int, path: str, timeout: float = 1.0) -> int | None:
         connection.close()
 
 
-def redis_answers(port: int) -> bool:
+def redis_answers(port: int, password: str = "") -> bool:
+    """PING answered with PONG (after AUTH when a password is given): up, and done loading its data."""
+    replies = [b"+PONG"]
+    command = b"PING\r\n"
+    if password:
+        secret = password.encode()
+        command = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(secret), secret) + command
+        replies.insert(0, b"+OK")
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            sock.sendall(command)
+            received = b""
+            while received.count(b"\r\n") < len(replies):
+                chunk = sock.recv(256)
+                if not chunk:
+                    break
+                received += chunk
+            return received.split(b"\r\n")[: len(replies)] == replies
     except OSError:
         return False
 
@@ -223,19 +236,33 @@ class RedisServer(LocalProcess):
         name: str = "redis-server",
         log_path: Path | None = None,
         own_group: bool = False,
+        password: str = "",
     ) -> None:
         self.port = port
         self.data_dir = data_dir
+        self.password = password
         where = ["--dir", str(data_dir)] if data_dir else []
         argv = [require_executable("redis-server"), "--port", str(port), "--bind", "127.0.0.1", *where, *options]
+        if password:
+            if data_dir is None:
+                raise ProcessError("a redis-server with a password needs a data_dir for its config file")
+            # In a file only we can read, first on the command line: never in argv, where `ps` shows it.
+            config = data_dir / "auth.conf"
+            descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(f"requirepass {password}\n")
+            argv.insert(1, str(config))
         super().__init__(name, argv, log_path=log_path, own_group=own_group)
 
     def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/{db}"
 
     def wait_ready(self, *, timeout: float) -> None:
         self.wait_until_answering(
-            f"{self.name} answering PING on port {self.port}", lambda: redis_answers(self.port), timeout=timeout
+            f"{self.name} answering PING on port {self.port}",
+            lambda: redis_answers(self.port, self.password),
+            timeout=timeout,
         )
 
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from common.waiting import WaitTimeout, wait_until
-from ops import cli, hostports, images
+from ops import cli, credentials, hostports, images
 from ops.bases import BuildError
 from ops.cli import say
 from ops.engine import NAMESPACE_LABEL, Engine, EngineError, Service, Task, local
@@ -93,6 +93,33 @@ def ensure_secret(name: str = SECRET_NAME, *, engine: Engine | None = None) -> N
     engine.secret_create(name, secrets.token_urlsafe(48))
 
 
+def ensure_credentials(
+    stack: str = STACK, *, engine: Engine | None = None, path: Path = credentials.DEFAULT_FILE
+) -> tuple[credentials.Credentials, bool, dict[str, str]]:
+    """The credentials of `path` (made now if missing) as Docker secrets: (credentials, whether they
+    were made now, the swarm-stack.yml variables naming their secrets). A secret's name carries a
+    digest of its value, so new credentials are new secrets and the services roll onto them."""
+    engine = engine or local()
+    found, created = credentials.load_or_create(path)
+    variables = {}
+    for name, value in found.docker_secrets().items():
+        secret = credentials.secret_name(stack, name, value)
+        if not engine.secret_exists(secret):
+            say(f"creating secret {secret}")
+            engine.secret_create(secret, value)
+        variables[credentials.secret_variable(name)] = secret
+    return found, created, variables
+
+
+def remove_stale_secrets(stack: str, current: Iterable[str], *, engine: Engine) -> None:
+    """Secrets of earlier credentials: removed once no service uses them (a later run retries)."""
+    kept = set(current)
+    for name in credentials.Credentials.generate().docker_secrets():
+        for secret in engine.secrets(f"{stack}_{name}_"):
+            if secret not in kept:
+                engine.secret_remove(secret)
+
+
 def nginx_conf_version() -> str:
     return hashlib.sha256(NGINX_CONF.read_bytes()).hexdigest()[:12]
 
@@ -144,10 +171,17 @@ def deploy_file(
             say("  " + line)
 
 
-def deploy(settings: StackSettings, stack: str = STACK, *, engine: Engine | None = None) -> None:
+def deploy(settings: StackSettings, stack: str = STACK, *, engine: Engine | None = None) -> credentials.Credentials:
+    """Create the secrets the stack needs when missing, deploy it; the credentials it runs with."""
     engine = engine or local()
-    deploy_file(STACK_FILE, stack, settings.environment(), engine=engine)
+    ensure_secret(engine=engine)
+    found, created, secret_variables = ensure_credentials(stack, engine=engine)
+    deploy_file(STACK_FILE, stack, {**settings.environment(), **secret_variables}, engine=engine)
     remove_stale_configs(stack, f"gateway_nginx_{nginx_conf_version()}", engine=engine)
+    remove_stale_secrets(stack, secret_variables.values(), engine=engine)
+    if created:
+        say(f"new credentials in {credentials.DEFAULT_FILE} (readable by you only); shown once below")
+    return found
 
 
 def remove(stack: str = STACK, *, volumes: bool, timeout: float, engine: Engine | None = None) -> None:
@@ -458,12 +492,14 @@ def cmd_up(args: argparse.Namespace) -> int:
         build_images(settings)
     ensure_swarm(args.advertise_addr)
     ensure_redis_node()
-    ensure_secret()
     since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
-    deploy(settings)
+    shown = not credentials.DEFAULT_FILE.exists()
+    running_with = deploy(settings)
     wait_converged(timeout=args.timeout, since=since)
     say(f"stack {STACK} is up: every service converged, every task healthy")
     print_urls(settings)
+    print(credentials.describe(running_with, credentials.DEFAULT_FILE, shown=shown))
+    print()
     say(f"up took {cli.elapsed():.0f}s")
     return 0
 

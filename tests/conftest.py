@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from ops.local import LocalSystem
 from tests.chromium import launched_chromium
 from tests.frontend.site import running_system
-from tests.processes import Gunicorn, RedisServer
+from tests.processes import TEST_CREDENTIALS, Gunicorn, RedisServer
 
 # Database numbers on the suite's redis-server: one per service, like one Redis each in a deployment.
 IN_PROCESS_DB, CUSTOMERS_DB, PRODUCTS_DB = 0, 1, 2
@@ -83,6 +83,15 @@ def chromium() -> Iterator[Browser]:
 
 @pytest.fixture
 def api() -> APIClient:
+    """A client of the in-process services that sends the API token with every request."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {TEST_CREDENTIALS.api_token}")
+    return client
+
+
+@pytest.fixture
+def anonymous_api() -> APIClient:
+    """A client without credentials."""
     return APIClient()
 
 

@@ -14,7 +14,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import redis
 import requests
@@ -120,9 +120,9 @@ def unclear_refusals(writes: Iterable[Write], allowed: Iterable[int]) -> list[st
 class WriteLoad:
     """Threads POSTing new entities until stopped, recording every answer.
 
-    `make_body(kind, n)` returns the body of the n-th write; `kinds` cycles (e.g. three
-    customers, then an invoice). `rate` bounds the writes per second over all threads
-    (0: as fast as the server answers).
+    `auth` are the headers that allow a write (the API token). `make_body(kind, n)` returns the
+    body of the n-th write; `kinds` cycles (e.g. three customers, then an invoice). `rate` bounds
+    the writes per second over all threads (0: as fast as the server answers).
     """
 
     def __init__(
@@ -130,6 +130,7 @@ class WriteLoad:
         base_url: str,
         make_body: Callable[[str, int], dict[str, object]],
         *,
+        auth: Mapping[str, str],
         kinds: Iterable[str] = ("customer",),
         writers: int = 4,
         rate: float = 0.0,
@@ -137,6 +138,7 @@ class WriteLoad:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.make_body = make_body
+        self.auth = dict(auth)
         self.writers = writers
         self.rate = rate
         self.timeout = timeout
@@ -188,7 +190,7 @@ class WriteLoad:
                 response = session.post(
                     f"{self.base_url}/api/{kind}s/",
                     json=body,
-                    headers={"Idempotency-Key": str(uuid.uuid4())},
+                    headers={**self.auth, "Idempotency-Key": str(uuid.uuid4())},
                     timeout=self.timeout,
                 )
                 status: int | str = response.status_code

@@ -13,9 +13,19 @@ from pathlib import Path
 from typing import Self
 
 from ops import engine, processes
+from ops.credentials import Credentials
 from ops.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# What the suite's own services run with (config/settings/test.py has the same API token).
+TEST_CREDENTIALS = Credentials(
+    api_token="test-only-api-token",
+    operator_username="operator",
+    operator_password="test-only-operator-password",
+    redis_password="",
+)
+# Headers of a write to those services.
+WRITE = TEST_CREDENTIALS.api_headers()
 START_TIMEOUT = 30.0
 
 
@@ -33,6 +43,13 @@ def host_port(*, variable: str, in_use: int | None, preferred: int) -> int:
         except OSError:
             pass
     return free_port()
+
+
+def redis_cli(*args: str) -> list[str]:
+    """argv of redis-cli inside a stack's Redis container, authenticated with the password of the
+    container's own secret (as its healthcheck is)."""
+    login = 'REDISCLI_AUTH="$(cat /run/secrets/redis_password)" exec redis-cli --no-auth-warning "$@"'
+    return ["sh", "-c", login, "redis-cli", *args]
 
 
 def run_logged(*argv: str, timeout: float) -> float:
@@ -76,7 +93,14 @@ class Gunicorn(processes.Gunicorn):
 
     def __init__(self, service: str, env: dict[str, str], *, port: int | None = None) -> None:
         self.log = Path(tempfile.mkstemp(prefix=f"test-{service}-", suffix=".log")[1])
-        test_env = {"WEB_CONCURRENCY": "2", "SECRET_KEY": "test-only-not-secret", "PROMETHEUS_MULTIPROC_DIR": ""}
+        test_env = {
+            "WEB_CONCURRENCY": "2",
+            "SECRET_KEY": "test-only-not-secret",
+            "PROMETHEUS_MULTIPROC_DIR": "",
+            "API_WRITE_TOKEN": TEST_CREDENTIALS.api_token,
+            "OPERATOR_USERNAME": TEST_CREDENTIALS.operator_username,
+            "OPERATOR_PASSWORD": TEST_CREDENTIALS.operator_password,
+        }
         super().__init__(service, port=port or free_port(), env={**test_env, **env}, log_path=self.log)
 
     def start(self) -> Self:

@@ -1,7 +1,7 @@
 """docker/README.md's table of environment variables lists exactly the variables the code reads.
 
 The code is parsed, not run: a variable counts as read where its name is a literal in
-`env("X", ...)` (or `env_float`, `env_bool`: the settings' helpers), `os.environ["X"]`,
+`env("X", ...)` (or `env_float`, `env_bool`, `required`: the settings' helpers), `os.environ["X"]`,
 `os.environ.get("X")`, `os.environ.setdefault("X", ...)` or `os.getenv("X")`.
 """
 
@@ -32,7 +32,7 @@ def _read_name(node: ast.AST) -> str | None:
     if not isinstance(node, ast.Call) or not node.args:
         return None
     func = node.func
-    if isinstance(func, ast.Name) and (func.id == "env" or func.id.startswith("env_") or func.id == "getenv"):
+    if isinstance(func, ast.Name) and (func.id in {"env", "required", "getenv"} or func.id.startswith("env_")):
         return _literal(node.args[0])
     if isinstance(func, ast.Attribute):
         if func.attr in ENVIRON_METHODS and _is_environ(func.value):

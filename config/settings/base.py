@@ -32,6 +32,14 @@ def env(name: str, default: str | None = None) -> str:
     return value
 
 
+def required(name: str) -> str:
+    """A credential: from the environment or its `<name>_FILE`, and never empty."""
+    value = env(name)
+    if not value:
+        raise ImproperlyConfigured(f"{name} (or {name}_FILE) is empty; this service needs a value.")
+    return value
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     return env(name, "1" if default else "0").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -50,6 +58,8 @@ def redis_cache(url: str) -> dict:
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 1.0),
                 "SOCKET_TIMEOUT": env_float("REDIS_TIMEOUT", 2.0),
+                # Empty: Redis asks for none (a development redis-server); the stack sets one.
+                "PASSWORD": env("REDIS_PASSWORD", "") or None,
                 "CONNECTION_POOL_KWARGS": {
                     "max_connections": 50,
                     "health_check_interval": 30,
@@ -125,9 +135,8 @@ USE_X_FORWARDED_HOST = False
 # which resolve against whatever URL the client used. Never the request's Host header: that is
 # whatever the client sent.
 PUBLIC_URL = env("PUBLIC_URL", "").rstrip("/")
-# Empty: writes are open (the default, as in the tutorial). Set it (or API_WRITE_TOKEN_FILE, a
-# Docker secret) to make POST/PUT/PATCH/DELETE need "Authorization: Bearer <token>".
-API_WRITE_TOKEN = env("API_WRITE_TOKEN", "")
+# The services that accept writes (the three APIs, and the frontend, which forwards its signed-in
+# operator's writes) set API_WRITE_TOKEN with required(): no token, no start.
 
 # ------------------------------------------------------------------------------
 # Static files (whitenoise; each service gets its own URL prefix so the gateway routes them)

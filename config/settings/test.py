@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     # apps run under their own settings in the suites) are imported for their names and types only.
     from .frontend import API_URL as API_URL
     from .frontend import FRONTEND_PAGE_SIZE as FRONTEND_PAGE_SIZE
+    from .frontend import OPERATOR_PASSWORD as OPERATOR_PASSWORD
+    from .frontend import OPERATOR_USERNAME as OPERATOR_USERNAME
     from .viz import VIZ_DOCKER_API_VERSION as VIZ_DOCKER_API_VERSION
     from .viz import VIZ_DOCKER_HOST as VIZ_DOCKER_HOST
     from .viz import VIZ_DOCKER_TIMEOUT as VIZ_DOCKER_TIMEOUT
@@ -27,5 +29,7 @@ ROOT_URLCONF = "config.urls.test"
 CACHES = redis_cache("redis://127.0.0.1:6379/0")
 CUSTOMERS_URL = "http://127.0.0.1:9"
 PRODUCTS_URL = "http://127.0.0.1:9"
+# The suite's clients send it (tests.processes.TEST_CREDENTIALS holds the same value).
+API_WRITE_TOKEN = "test-only-api-token"  # noqa: S105 (a test value)
 HTTP_GET_RETRIES = 0
 HTTP_READ_TIMEOUT = 1.0

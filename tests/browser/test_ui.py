@@ -10,6 +10,7 @@ import requests
 from playwright.sync_api import Browser, Page, expect
 
 from ops.local import LocalSystem
+from tests.browser.conftest import sign_in
 from tests.chromium import screenshot
 from tests.frontend.site import running_system
 
@@ -96,6 +97,26 @@ def test_double_click_on_issue_invoice_makes_one_invoice(page: Page, ui_system: 
     assert len(api["results"]) == 1
 
 
+def test_a_visitor_browses_and_signs_in_to_create(visitor_page: Page, ui_system: LocalSystem) -> None:
+    page = visitor_page
+    page.goto("/products/")
+    page.get_by_role("link", name="New product").click()
+
+    expect(page).to_have_title("Sign in · Invoicing")
+    sign_in(page, ui_system)
+    expect(page).to_have_title("New product · Invoicing")
+    name = f"Session kettle {uuid.uuid4().hex[:4]}"
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Unit price").fill("3.00")
+    page.get_by_role("button", name="Create product").click()
+    expect(page.get_by_role("status")).to_have_text(f"Product “{name}” was created at 3.00.")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    page.goto("/customers/new/")
+    expect(page).to_have_title("Sign in · Invoicing")
+
+
 def test_form_errors_are_shown_next_to_the_field(page: Page) -> None:
     page.goto("/products/new/")
     page.get_by_label("Name").fill("Bad price")
@@ -156,7 +177,7 @@ def invoices_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lo
     with running_system(tmp_path_factory.mktemp("browser-invoices-down")) as system:
         customer = requests.post(
             f"{system.gateway_url}/api/customers/", json={"name": "Resilient Ltd", "address": "9 Fallback Road"},
-            timeout=10,
+            headers=system.credentials.api_headers(), timeout=10,
         ).json()  # fmt: skip
         invoices = system.child("invoices").process
         invoices.send_signal(signal.SIGTERM)

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from common.waiting import wait_until
-from ops import cluster, load, stack
+from ops import cluster, credentials, load, stack
 from tests.cluster.conftest import run_cli
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1800)]
@@ -68,6 +68,7 @@ def entities(deployed_cluster: cluster.ClusterSettings) -> dict[str, dict]:
     """Customers, products and invoices written through m1's gateway before anything breaks: path -> body."""
     base = gateway(deployed_cluster, "m1")
     session = requests.Session()
+    session.headers.update(credentials.load().api_headers())
     written: dict[str, dict] = {}
 
     def create(kind: str, body: dict) -> dict:

@@ -10,7 +10,7 @@ import redis
 
 from customers.domain import Customer
 from tests.data_safety import WriteLoad, half_written, lost_or_altered, redis_snapshot, unclear_refusals
-from tests.processes import service_with_own_redis
+from tests.processes import WRITE, service_with_own_redis
 
 WRITERS = 4
 LOAD_SECONDS = 6.0
@@ -25,7 +25,9 @@ def customers_on_a_redis_we_kill():
 
 def test_acknowledged_writes_survive_a_redis_crash_and_nothing_is_half_written(customers_on_a_redis_we_kill):
     service, store = customers_on_a_redis_we_kill
-    load = WriteLoad(service.url, lambda kind, n: {"name": f"w-{n}", "address": "x"}, writers=WRITERS).start()
+    load = WriteLoad(
+        service.url, lambda kind, n: {"name": f"w-{n}", "address": "x"}, auth=WRITE, writers=WRITERS
+    ).start()
     time.sleep(LOAD_SECONDS / 3)
     store.kill()
     killed_at = load.now()

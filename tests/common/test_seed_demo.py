@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 
 from common.management.commands.seed_demo import DEMO_CUSTOMERS, DEMO_PRODUCTS
 from ops.processes import free_port
-from tests.processes import REPO_ROOT, Gunicorn
+from tests.processes import REPO_ROOT, TEST_CREDENTIALS, Gunicorn
 
 
 def test_seed_demo_is_idempotent(live_services: dict[str, Gunicorn], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,6 +49,7 @@ def test_seed_demo_runs_as_the_stack_runs_it_without_a_metrics_directory(tmp_pat
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.frontend",
         "SECRET_KEY": "test-only-not-secret",
+        "API_WRITE_TOKEN": TEST_CREDENTIALS.api_token,
         "API_URL": closed_url,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "not-created-yet"),
     }

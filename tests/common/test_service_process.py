@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from common.waiting import wait_until
-from tests.processes import Gunicorn, service_with_own_redis
+from tests.processes import WRITE, Gunicorn, service_with_own_redis
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +63,15 @@ def test_schema_and_offline_swagger_ui(customers_with_own_redis):
 
 def test_redis_down_gives_503_then_recovers_by_itself(customers_with_own_redis):
     service, store = customers_with_own_redis
-    created = requests.post(f"{service.url}/api/customers/", json={"name": "Kept", "address": "x"}, timeout=5).json()
+    created = requests.post(
+        f"{service.url}/api/customers/", json={"name": "Kept", "address": "x"}, headers=WRITE, timeout=5
+    ).json()
     store.stop()
     try:
         listing = requests.get(f"{service.url}/api/customers/", timeout=10)
-        write = requests.post(f"{service.url}/api/customers/", json={"name": "Lost?", "address": "x"}, timeout=10)
+        write = requests.post(
+            f"{service.url}/api/customers/", json={"name": "Lost?", "address": "x"}, headers=WRITE, timeout=10
+        )
         ready = requests.get(f"{service.url}/readyz", timeout=10)
         alive = requests.get(f"{service.url}/healthz", timeout=10)
     finally:

@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 
 import requests
 
+from ops.credentials import Credentials
 from ops.local import LocalSystem, Ports
 
 
@@ -70,10 +71,12 @@ class _FormParser(HTMLParser):
             self._select = None
 
 
-def forms_of(response: requests.Response) -> list[Form]:
+def forms_of(response: requests.Response, *, sign_out: bool = False) -> list[Form]:
+    """The page's forms; the header's sign-out form (on every page of a signed-in operator) only
+    when asked for."""
     parser = _FormParser(response.url)
     parser.feed(response.text)
-    return parser.forms
+    return [form for form in parser.forms if sign_out or not form.action.endswith("/sign-out/")]
 
 
 def text_of(html: str) -> str:
@@ -104,11 +107,24 @@ def flashes(html: str) -> list[str]:
 
 
 class Browser:
-    """A cookie-keeping HTTP client pointed at one base URL."""
+    """A cookie-keeping HTTP client pointed at one base URL. `credentials` are for api() (the
+    bearer token on writes) and sign_in(); the pages get nothing the browser was not given."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, credentials: Credentials | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
+        self.credentials = credentials
+
+    def sign_in(self) -> requests.Response:
+        """Sign in as the operator through the sign-in form, as a person would."""
+        assert self.credentials is not None, "a browser without credentials cannot sign in"
+        page = self.get("/sign-in/")
+        form = next(form for form in forms_of(page) if "password" in form.fields)
+        response = self.submit(
+            form, username=self.credentials.operator_username, password=self.credentials.operator_password
+        )
+        assert "Signed in as" in response.text, text_of(response.text)[:300]
+        return response
 
     def get(self, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 20)
@@ -122,6 +138,8 @@ class Browser:
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         """A direct API call through the gateway, for setting up data quickly."""
         timeout = kwargs.pop("timeout", 20)
+        if method not in ("GET", "HEAD", "OPTIONS") and self.credentials is not None:
+            kwargs["headers"] = {**self.credentials.api_headers(), **kwargs.get("headers", {})}
         return requests.request(method, self.base_url + path, timeout=timeout, **kwargs)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from ops.local import LocalSystem
 from tests.frontend.site import Browser, banners, field_errors, forms_of, text_of, title_of
-from tests.processes import Gunicorn, free_port
+from tests.processes import TEST_CREDENTIALS, Gunicorn, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ def invoices_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lo
     from tests.frontend.site import running_system
 
     with running_system(tmp_path_factory.mktemp("invoices-down")) as system:
-        browser = Browser(system.gateway_url)
+        browser = Browser(system.gateway_url, system.credentials)
         customer = browser.api("POST", "/api/customers/", json={"name": "Still Here", "address": "2 Side St"}).json()
         product = browser.api("POST", "/api/products/", json={"name": "Gadget", "unit_price": "4.00"}).json()
         invoices = system.child("invoices").process
@@ -45,7 +45,8 @@ def test_customer_page_still_shows_the_customer_when_invoices_is_down(invoices_d
 
 def test_invoice_form_keeps_its_input_when_invoices_is_down(invoices_down) -> None:
     system, customer, product = invoices_down
-    browser = Browser(system.gateway_url)
+    browser = Browser(system.gateway_url, system.credentials)
+    browser.sign_in()
     form = next(f for f in forms_of(browser.get(f"/customers/{customer['id']}/")) if f.action.endswith("/invoices/"))
     response = browser.submit(form, product_id=product["id"], quantity="7")
     assert response.status_code == 200
@@ -80,7 +81,9 @@ def frontend_alone_unreachable() -> Iterator[Gunicorn]:
 
 @pytest.mark.parametrize("path", ["/", "/customers/", "/products/", "/invoices/", "/customers/new/"])
 def test_every_page_renders_with_a_banner_when_the_gateway_is_unreachable(frontend_alone_unreachable, path) -> None:
-    page = Browser(frontend_alone_unreachable.url).get(path)
+    browser = Browser(frontend_alone_unreachable.url, TEST_CREDENTIALS)
+    browser.sign_in()
+    page = browser.get(path)
     assert page.status_code == 200
     assert "<h1>" in page.text
     for banner in banners(page.text):
@@ -88,7 +91,8 @@ def test_every_page_renders_with_a_banner_when_the_gateway_is_unreachable(fronte
 
 
 def test_unreachable_service_is_named_in_the_footer_and_form_input_is_kept(frontend_alone_unreachable) -> None:
-    browser = Browser(frontend_alone_unreachable.url)
+    browser = Browser(frontend_alone_unreachable.url, TEST_CREDENTIALS)
+    browser.sign_in()
     page = browser.get("/")
     assert {b.split(". ")[1] for b in banners(page.text)} == {
         "The customers service cannot be reached",

@@ -259,9 +259,12 @@ def test_a_form_without_csrf_token_is_refused(browser: Browser) -> None:
 
 def test_get_never_changes_anything(browser: Browser) -> None:
     customer = make_customer(browser)
-    assert browser.get(f"/customers/{customer['id']}/invoices/").status_code == 405
+    # The invoice form's target, reached by GET (e.g. after signing in), only leads back to the form.
+    response = browser.get(f"/customers/{customer['id']}/invoices/", allow_redirects=False)
+    assert (response.status_code, response.headers["Location"]) == (302, f"/customers/{customer['id']}/")
     browser.get(f"/customers/{customer['id']}/delete/")
     assert browser.api("GET", f"/api/customers/{customer['id']}/").status_code == 200
+    assert browser.api("GET", f"/api/invoices/?customer={customer['id']}").json()["results"] == []
 
 
 def test_stylesheet_is_served_by_the_app(browser: Browser) -> None:

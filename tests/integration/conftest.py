@@ -22,7 +22,10 @@ class Gateway:
         self.session = requests.Session()
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """Writes carry the system's API token, as an API client's do."""
         kwargs.setdefault("timeout", 15)
+        if method not in ("GET", "HEAD", "OPTIONS"):
+            kwargs["headers"] = {**self.system.credentials.api_headers(), **kwargs.get("headers", {})}
         return self.session.request(method, self.url + path, **kwargs)
 
     def get(self, path: str, **kwargs) -> requests.Response:

@@ -42,8 +42,13 @@ def local_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSyst
 def customer_and_product(local_system: LocalSystem) -> tuple[str, str]:
     """Made on the internal listener, so setting up costs the public limit nothing."""
     url = local_system.internal_url
-    customer = requests.post(f"{url}/api/customers/", json={"name": "Burst Ltd", "address": "1 Limit Way"}, timeout=10)
-    product = requests.post(f"{url}/api/products/", json={"name": "Token", "unit_price": "2.50"}, timeout=10)
+    write = local_system.credentials.api_headers()
+    customer = requests.post(
+        f"{url}/api/customers/", json={"name": "Burst Ltd", "address": "1 Limit Way"}, headers=write, timeout=10
+    )
+    product = requests.post(
+        f"{url}/api/products/", json={"name": "Token", "unit_price": "2.50"}, headers=write, timeout=10
+    )
     assert customer.status_code == 201, customer.text
     assert product.status_code == 201, product.text
     return customer.json()["id"], product.json()["id"]
@@ -120,7 +125,8 @@ def test_rejected_invoice_posts_write_nothing_and_internal_calls_are_never_limit
     body = {"customer_id": customer_id, "product_id": product_id, "quantity": 1}
     drain_public_bucket()
 
-    responses = burst(lambda session: session.post(url, json=body, timeout=15))
+    write = local_system.credentials.api_headers()
+    responses = burst(lambda session: session.post(url, json=body, headers=write, timeout=15))
 
     # Each accepted invoice called customers and products through the gateway's internal
     # listener from 127.0.0.1 as well: a limit there would have turned some into 503s.
@@ -137,7 +143,10 @@ def test_internal_listener_takes_a_burst_of_invoices_without_a_single_429(local_
     body = {"customer_id": customer_id, "product_id": product_id, "quantity": 2}
 
     # Three times the public write burst, as fast as 12 clients can send.
-    responses = burst(lambda session: session.post(url, json=body, timeout=30), stop_at_429=False, total=60)
+    write = local_system.credentials.api_headers()
+    responses = burst(
+        lambda session: session.post(url, json=body, headers=write, timeout=30), stop_at_429=False, total=60
+    )
 
     assert [response.status_code for response in responses] == [201] * 60
     assert len(invoices_of(local_system, customer_id)) == 60
@@ -173,7 +182,10 @@ def test_services_call_each_other_on_the_internal_listener(local_system, custome
     drain_public_bucket()
     body = {"customer_id": customer_id, "product_id": product_id, "quantity": 1}
     created = requests.post(
-        f"{local_system.gateway_url}/api/invoices/", json=body, headers={"X-Request-ID": request_id}, timeout=15
+        f"{local_system.gateway_url}/api/invoices/",
+        json=body,
+        headers={**local_system.credentials.api_headers(), "X-Request-ID": request_id},
+        timeout=15,
     )
     assert created.status_code == 201
 

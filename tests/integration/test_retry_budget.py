@@ -43,7 +43,7 @@ def test_an_invoice_whose_customer_lookup_gets_503_costs_at_most_three_upstream_
     response = requests.post(
         f"{system.internal_url}/api/invoices/",
         json={"customer_id": customer["id"], "product_id": product["id"], "quantity": 1},
-        headers={"X-Request-ID": request_id},
+        headers={**system.credentials.api_headers(), "X-Request-ID": request_id},
         timeout=30,
     )
 

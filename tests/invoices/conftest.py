@@ -4,7 +4,7 @@ import pytest
 import requests
 
 from tests.conftest import IN_PROCESS_DB
-from tests.processes import Gunicorn
+from tests.processes import WRITE, Gunicorn
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +25,7 @@ def live_server_invoices(redis_server, live_services) -> Iterator[str]:
 
 
 def _created(service_url: str, kind: str, body: dict) -> dict:
-    response = requests.post(f"{service_url}/api/{kind}/", json=body, timeout=5)
+    response = requests.post(f"{service_url}/api/{kind}/", json=body, headers=WRITE, timeout=5)
     assert response.status_code == 201
     return response.json()
 

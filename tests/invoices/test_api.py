@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tests.conftest import post_json
+from tests.processes import WRITE
 
 URL = "/api/invoices/"
 MISSING = "00000000-0000-0000-0000-000000000000"
@@ -36,9 +37,12 @@ def test_an_invoice_snapshots_customer_and_product_and_totals_exactly(api, custo
 def test_an_invoice_keeps_its_snapshot_after_customer_and_product_change(api, customer, product, use_live_services):
     invoice = issue(api, customer, product).json()
     requests.patch(
-        f"{use_live_services['products'].url}/api/products/{product['id']}/", json={"unit_price": "99.00"}, timeout=5
+        f"{use_live_services['products'].url}/api/products/{product['id']}/",
+        json={"unit_price": "99.00"},
+        headers=WRITE,
+        timeout=5,
     )
-    requests.delete(f"{use_live_services['customers'].url}/api/customers/{customer['id']}/", timeout=5)
+    requests.delete(f"{use_live_services['customers'].url}/api/customers/{customer['id']}/", headers=WRITE, timeout=5)
 
     again = api.get(f"{URL}{invoice['id']}/").json()
 
@@ -98,7 +102,10 @@ def test_malformed_invoice_bodies_are_400_before_any_call(api, raw_redis, body):
 
 def test_list_by_customer_reads_only_that_customers_index(api, customer, product, use_live_services, raw_redis):
     other = requests.post(
-        f"{use_live_services['customers'].url}/api/customers/", json={"name": "Other", "address": "x"}, timeout=5
+        f"{use_live_services['customers'].url}/api/customers/",
+        json={"name": "Other", "address": "x"},
+        headers=WRITE,
+        timeout=5,
     ).json()
     mine = [issue(api, customer, product, quantity=n).json()["id"] for n in range(1, 4)]
     for n in range(1, 21):
@@ -143,7 +150,10 @@ def test_concurrent_retries_with_one_key_make_one_invoice(live_server_invoices, 
 
     def send(_):
         return requests.post(
-            f"{live_server_invoices}/api/invoices/", json=body, headers={"Idempotency-Key": "burst"}, timeout=10
+            f"{live_server_invoices}/api/invoices/",
+            json=body,
+            headers={**WRITE, "Idempotency-Key": "burst"},
+            timeout=10,
         )
 
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.conftest import post_json
-from tests.processes import Gunicorn, service_with_own_redis
+from tests.processes import WRITE, Gunicorn, service_with_own_redis
 
 URL = "/api/invoices/"
 MISSING_PRODUCT = "22222222-2222-2222-2222-222222222222"
@@ -52,7 +52,9 @@ def silent_server():
 
 
 def create_product(service):
-    response = requests.post(f"{service.url}/api/products/", json={"name": "Kettle", "unit_price": "42.00"}, timeout=5)
+    response = requests.post(
+        f"{service.url}/api/products/", json={"name": "Kettle", "unit_price": "42.00"}, headers=WRITE, timeout=5
+    )
     assert response.status_code == 201
     return response.json()
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from common.waiting import wait_until
-from ops import engine, monitoring, stack
+from ops import credentials, engine, monitoring, stack
 from ops.engine import SERVICE_NAME_LABEL
 from ops.services import DJANGO_SERVICES
 
@@ -147,7 +147,9 @@ def test_the_dashboard_shows_the_figures(prometheus: monitoring.Settings, deploy
 
 
 def create(base_url: str, service: str, body: dict) -> str:
-    response = requests.post(f"{base_url}/api/{service}/", json=body, timeout=20)
+    response = requests.post(
+        f"{base_url}/api/{service}/", json=body, headers=credentials.load().api_headers(), timeout=20
+    )
     assert response.status_code == 201, response.text
     return response.json()["id"]
 

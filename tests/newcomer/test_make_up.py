@@ -56,8 +56,8 @@ def test_make_up_deploys_the_stack_and_make_down_removes_it(newcomer: Newcomer) 
         print(f"\nmake up as a newcomer took {up.seconds:.0f}s")
         # The host side's venv is the newcomer's own, made by make with Debian 11's Python.
         assert "creating .venv with Python 3.9" in up.output
-        # It ends with the addresses.
-        ending = "\n".join(up.output.splitlines()[-20:])
+        # It ends with the addresses (and the credentials it made).
+        ending = up.output.split(f"stack {stack.STACK} is up")[-1]
         assert f"web app        {base_url}/" in ending
         assert "visualizer     http://127.0.0.1:8080/" in ending
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from ops import engine, stack
+from ops import credentials, engine, stack
 from tests.processes import docker_unusable, host_port, run_logged
 
 
@@ -70,6 +70,8 @@ def broken_image() -> str:
 
 @pytest.fixture
 def api(deployed: str) -> requests.Session:
+    """An API client with the stack's token (ops.stack up made it)."""
     session = requests.Session()
     session.headers["Accept"] = "application/json"
+    session.headers.update(credentials.load().api_headers())
     return session

@@ -16,9 +16,10 @@ import requests
 from common.waiting import wait_until
 from customers.domain import Customer
 from invoices.domain import Invoice
-from ops import engine, stack
+from ops import credentials, engine, stack
 from ops.engine import SERVICE_NAME_LABEL
 from tests.data_safety import SNAPSHOT_LUA, Snapshot, WriteLoad, half_written, lost_or_altered, unclear_refusals
+from tests.processes import redis_cli
 
 pytestmark = [pytest.mark.swarm, pytest.mark.timeout(900)]
 
@@ -41,15 +42,14 @@ def swarm_redis_snapshot(service: str, kind: str) -> Snapshot:
     """What the service's Redis holds, read inside its container (its port is not published)."""
     container = redis_container(service)
     assert container, f"no running {service} container"
-    result = engine.local().exec(
-        container, ["redis-cli", "--raw", "EVAL", SNAPSHOT_LUA, "1", f"{kind}:index", f"{kind}:"]
-    )
+    result = engine.local().exec(container, redis_cli("--raw", "EVAL", SNAPSHOT_LUA, "1", f"{kind}:index", f"{kind}:"))
     assert result.returncode == 0, result.stderr
     return Snapshot.from_json(result.stdout)
 
 
 def test_killing_the_customers_redis_mid_load_loses_no_acknowledged_write(deployed: str) -> None:
     session = requests.Session()
+    session.headers.update(credentials.load().api_headers())
     product = session.post(f"{deployed}/api/products/", json={"name": "Safe box", "unit_price": "12.00"}, timeout=20)
     buyer = session.post(f"{deployed}/api/customers/", json={"name": "Safe buyer", "address": "1 Vault"}, timeout=20)
     assert product.status_code == buyer.status_code == 201, (product.text, buyer.text)
@@ -63,7 +63,8 @@ def test_killing_the_customers_redis_mid_load_loses_no_acknowledged_write(deploy
     assert old_redis, "customers-redis runs"
     # Three customers, then an invoice: invoices checks the customer through the gateway, so it
     # also answers 503 while customers' Redis is away.
-    load = WriteLoad(deployed, body, kinds=("customer", "customer", "customer", "invoice"), rate=WRITE_RATE)
+    kinds = ("customer", "customer", "customer", "invoice")
+    load = WriteLoad(deployed, body, auth=credentials.load().api_headers(), kinds=kinds, rate=WRITE_RATE)
     load.start()
     try:
         wait_until(

@@ -124,9 +124,11 @@ def test_redis_still_persists_to_its_volume(deployed: str) -> None:
     container = running_containers("customers-redis")[0]
     mounts = {mount["Destination"]: mount["Type"] for mount in inspect(container)["Mounts"]}
     rewrite = (
-        "redis-cli bgrewriteaof >/dev/null; i=0; "
-        "while [ $i -lt 50 ] && redis-cli info persistence | grep -Eq 'aof_rewrite_(in_progress|scheduled):1'; "
-        "do sleep 0.2; i=$((i+1)); done; redis-cli info persistence"
+        'export REDISCLI_AUTH="$(cat /run/secrets/redis_password)"; '
+        "redis-cli --no-auth-warning bgrewriteaof >/dev/null; i=0; "
+        "while [ $i -lt 50 ] && redis-cli --no-auth-warning info persistence "
+        "| grep -Eq 'aof_rewrite_(in_progress|scheduled):1'; "
+        "do sleep 0.2; i=$((i+1)); done; redis-cli --no-auth-warning info persistence"
     )
 
     result = engine.local().exec(container, ["sh", "-c", rewrite])

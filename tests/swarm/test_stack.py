@@ -19,6 +19,7 @@ from ops import engine, stack
 from ops.engine import NAMESPACE_LABEL, SERVICE_NAME_LABEL
 from ops.load import LoadConfig, LoadReport, LoadRunner
 from ops.services import API_SERVICES, APP_SERVICES, DJANGO_SERVICES
+from tests.processes import redis_cli
 
 pytestmark = [pytest.mark.swarm, pytest.mark.timeout(900)]
 
@@ -164,6 +165,34 @@ BASH_REDIS_PROBE = (
     "echo unreachable $name; done"
 )
 OWN_REDIS_PROBE = "import socket; socket.create_connection(('customers-redis', 6379), timeout=2).close()"
+
+
+def test_writes_need_the_token_and_the_ui_the_operators_sign_in(deployed: str, api: requests.Session) -> None:
+    body = {"name": "Anonymous", "address": "0 Nowhere"}
+    anonymous = requests.post(f"{deployed}/api/customers/", json=body, timeout=10)
+    wrong = requests.post(
+        f"{deployed}/api/customers/", json=body, headers={"Authorization": "Bearer not-it"}, timeout=10
+    )
+    signed = api.post(f"{deployed}/api/customers/", json={**body, "name": "With token"}, timeout=10)
+    form = requests.get(f"{deployed}/customers/new/", allow_redirects=False, timeout=10)
+
+    assert (anonymous.status_code, wrong.status_code) == (401, 401), (anonymous.text, wrong.text)
+    assert anonymous.json()["error"]["code"] == "not_authenticated"
+    assert signed.status_code == 201, signed.text
+    assert (form.status_code, form.headers["Location"]) == (302, "/sign-in/?next=/customers/new/")
+    names = [row["name"] for row in api.get(f"{deployed}/api/customers/?limit=100", timeout=10).json()["results"]]
+    assert "Anonymous" not in names
+
+
+def test_redis_answers_only_with_the_password_of_its_secret(deployed: str) -> None:
+    container = running_containers("customers-redis")[0]
+
+    without = engine.local().exec(container, ["redis-cli", "ping"])
+    with_secret = engine.local().exec(container, redis_cli("ping"))
+
+    assert "NOAUTH" in without.stdout + without.stderr, without
+    assert with_secret.stdout.strip() == "PONG", with_secret
+    assert "requirepass" not in " ".join(inspect(container)["Config"]["Cmd"] or [])
 
 
 def test_every_redis_runs_on_the_one_node_labelled_for_redis_data(deployed: str) -> None:
