@@ -1,12 +1,14 @@
 """Building blocks shared by the REST services: strict input, cursor pages and a CRUD viewset."""
 
 import copy
+import re
 import uuid
 from datetime import UTC
 from typing import Any, ClassVar, cast
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers, status, viewsets
@@ -15,6 +17,15 @@ from rest_framework.response import Response
 
 from common.errors import NotFound
 from common.store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+# An id as the API writes it: hyphenated hex, either case. The one form the schemas call "uuid".
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# What str.strip() removes (Python's whitespace), spelled out: regex engines disagree on \s.
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Text a person typed: at least one character that is not whitespace, and no NUL anywhere.
+TEXT_PATTERN = rf"\A[^\x00]*[^\x00{WHITESPACE}][^\x00]*\Z"
+# A cursor is base64url without padding (what encode_cursor makes).
+CURSOR_PATTERN = r"\A[A-Za-z0-9_-]+\Z"
 
 
 class StrictSerializer(serializers.Serializer):
@@ -74,14 +85,26 @@ class UtcDateTimeField(serializers.DateTimeField):
         super().__init__(default_timezone=UTC, **kwargs)
 
 
+class QueryIntegerField(serializers.IntegerField):
+    """An integer in a query string written as one: ASCII digits with an optional minus. DRF would
+    also read " 5", "+5" (a query string's space), "5.0" and digits of other scripts."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and not re.fullmatch(r"-?[0-9]+", data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class PageQuerySerializer(serializers.Serializer):
     cursor = serializers.CharField(
         required=False,
         allow_blank=True,
+        trim_whitespace=False,
         max_length=200,
-        help_text="next_cursor of the previous page; empty: first page",
+        validators=[RegexValidator(CURSOR_PATTERN, message="This cursor is not valid.")],
+        help_text="next_cursor of the previous page, as the server made it; empty: first page",
     )
-    limit = serializers.IntegerField(
+    limit = QueryIntegerField(
         required=False,
         min_value=1,
         default=DEFAULT_PAGE_SIZE,
@@ -131,7 +154,8 @@ def page_response(request: Request, items: list[Any], next_cursor: str | None, s
 
 
 def parse_entity_id(value: str) -> str:
-    """An id in a URL that is not a UUID names nothing: 404, like any unknown id."""
+    """An id in a URL in its stored form (lower case). One that is not a UUID names nothing: 404, like
+    any unknown id (the URL patterns let only UUIDs through; this holds for any other caller)."""
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -144,7 +168,7 @@ class EntityViewSet(viewsets.ViewSet):
     Views stay thin: validate with a serializer, call the service, serialize what it returns.
     """
 
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = UUID_PATTERN
     output_serializer: ClassVar[type[serializers.Serializer]]
     input_serializer: ClassVar[type[serializers.Serializer]]
 
@@ -216,12 +240,56 @@ class StrictIntegerField(_JsonTypeOnly, serializers.IntegerField):
 
 
 class StrictCharField(_JsonTypeOnly, serializers.CharField):
-    """Only a JSON string: a number or a boolean where text belongs is a client bug, not text."""
+    """Only a JSON string: a number or a boolean where text belongs is a client bug, not text.
+
+    Surrounding whitespace is removed, and what remains must be TEXT_PATTERN (the schema's
+    pattern). max_length counts what the client sent, before trimming, as the schema's
+    maxLength does.
+    """
 
     json_types = (str,)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # TEXT_PATTERN refuses NUL itself (after the blank check), in the form the schema shows.
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+        self.validators.append(RegexValidator(TEXT_PATTERN, message="Null characters are not allowed."))
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
 
 
 class StrictUUIDField(_JsonTypeOnly, serializers.UUIDField):
-    """Only a UUID written as a string (DRF would also take an integer)."""
+    """Only a UUID written as a hyphenated string (DRF would also take an integer, bare hex, braces
+    or a URN)."""
 
     json_types = (str,)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and not re.fullmatch(UUID_PATTERN, data):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class StrictDecimalField(_JsonTypeOnly, serializers.DecimalField):
+    """A decimal written as a JSON string that matches `pattern`, which is what the schema states.
+
+    DRF's own checks run first, so a value out of range or with too many places gets their
+    messages; the pattern then refuses what DRF would still read (exponents, signs, leading zeros,
+    surrounding whitespace). The pattern must not allow anything DRF's checks refuse.
+    """
+
+    json_types = (str,)
+    default_error_messages = {"format": "Write it as plain digits with an optional . and up to 2 decimals."}
+
+    def __init__(self, *, pattern: str, **kwargs: Any) -> None:
+        super().__init__(coerce_to_string=True, **kwargs)
+        self.pattern = pattern
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        value = super().run_validation(data)
+        if isinstance(data, str) and not re.fullmatch(self.pattern, data):
+            self.fail("format")
+        return value

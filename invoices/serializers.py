@@ -20,7 +20,7 @@ class InvoiceInputSerializer(StrictSerializer):
 
 
 class InvoiceQuerySerializer(PageQuerySerializer):
-    customer = serializers.UUIDField(required=False, help_text="Only this customer's invoices")
+    customer = StrictUUIDField(required=False, help_text="Only this customer's invoices")
 
 
 class InvoiceSerializer(OutputSerializer):

@@ -1,10 +1,12 @@
+import re
+
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api import page_response, parse_entity_id
+from common.api import UUID_PATTERN, page_response, parse_entity_id
 from common.errors import FieldInvalid
 from invoices import services
 from invoices.serializers import (
@@ -14,19 +16,32 @@ from invoices.serializers import (
     InvoiceSerializer,
 )
 
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+# Visible ASCII, no spaces: a UUID, a hash or an order number fits, and the key reads the same in
+# every log and proxy.
+IDEMPOTENCY_KEY = re.compile(rf"[!-~]{{1,{MAX_IDEMPOTENCY_KEY_LENGTH}}}")
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
+    {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY.pattern}$", "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH},
+    OpenApiParameter.HEADER,
+    description="Retrying a POST with the same key returns the first result instead of a second invoice; "
+    "the same key with a different request is refused with 422.",
+)
+
+REPLAYED_HEADER = OpenApiParameter(
+    "Idempotent-Replayed",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
-    description="Retrying a POST with the same key returns the first result instead of a second invoice.",
+    response=[201],
+    enum=["true"],
+    description="Present when this is the invoice an earlier request with the same Idempotency-Key issued.",
 )
-MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
 
 class InvoiceViewSet(viewsets.ViewSet):
     """Invoices are immutable: create, read and list only."""
 
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = UUID_PATTERN
 
     @extend_schema(parameters=[InvoiceQuerySerializer], responses=InvoicePageSerializer)
     def list(self, request: Request) -> Response:
@@ -42,13 +57,18 @@ class InvoiceViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=InvoiceInputSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
-        responses={201: InvoiceSerializer},
+        parameters=[IDEMPOTENCY_HEADER, REPLAYED_HEADER],
+        responses={
+            201: InvoiceSerializer,
+            422: OpenApiResponse(description="Idempotency-Key already used for a different invoice request"),
+        },
     )
     def create(self, request: Request) -> Response:
         idempotency_key = request.headers.get("Idempotency-Key")
-        if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
-            raise FieldInvalid("Idempotency-Key", f"Must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters.")
+        if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise FieldInvalid(
+                "Idempotency-Key", f"Must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters, no spaces."
+            )
         payload = InvoiceInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         issued = services.invoice_create(

@@ -160,7 +160,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["common.permissions.WriteTokenRequired"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "common.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 

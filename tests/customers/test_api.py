@@ -102,7 +102,18 @@ def test_limit_is_capped(api):
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=-1", "limit=abc", "cursor=%%%", "cursor=bm90LWEtY3Vyc29y"],
+    [
+        "limit=0",
+        "limit=-1",
+        "limit=abc",
+        "cursor=%%%",
+        "cursor=bm90LWEtY3Vyc29y",
+        "cursor=%20",
+        "cursor=a%0A",
+        "limit=+5",
+        "limit=5.0",
+        "limit=%D9%A5",
+    ],
 )
 def test_bad_list_parameters_are_400(api, query):
     response = api.get(f"{URL}?{query}")
@@ -134,6 +145,8 @@ def test_unknown_or_malformed_ids_are_404(api, customer_id, method):
         ({"name": "x", "address": "y", "id": "forced"}, "id"),
         ({"name": "nul\x00byte", "address": "y"}, "name"),
         ({"name": "x", "address": "y" * 501}, "address"),
+        ({"name": " " + "x" * 200, "address": "y"}, "name"),
+        ({"name": "\u3000\u2028\x1f", "address": "y"}, "name"),
     ],
 )
 def test_invalid_bodies_are_400_naming_the_field(api, body, field, raw_redis):
@@ -144,6 +157,21 @@ def test_invalid_bodies_are_400_naming_the_field(api, body, field, raw_redis):
     assert error["code"] == "validation_error"
     assert field in error["fields"]
     assert raw_redis.dbsize() == 0
+
+
+def test_surrounding_whitespace_is_removed_and_the_limit_counts_what_was_sent(api):
+    customer = create(api, name="  Ada  ", address="x" * 499 + "\n")
+
+    assert customer["name"] == "Ada"
+    assert customer["address"] == "x" * 499
+
+
+def test_an_id_is_a_hyphenated_uuid_in_either_case(api):
+    customer_id = create(api)["id"]
+
+    assert api.get(f"{URL}{customer_id.upper()}/").status_code == 200
+    assert api.get(f"{URL}{customer_id.replace('-', '')}/").status_code == 404
+    assert api.get(f"{URL}{{{customer_id}}}/").status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,11 @@ def test_customers_image_serves_as_non_root_and_stops_gracefully() -> None:
             name=container_app,
             network=network,
             publish=[("127.0.0.1", None, 8000)],
-            env={"SECRET_KEY": "image-test-only", "REDIS_URL": f"redis://{container_redis}:6379/0"},
+            env={
+                "SECRET_KEY": "image-test-only",
+                "API_WRITE_TOKEN": "image-test-only",
+                "REDIS_URL": f"redis://{container_redis}:6379/0",
+            },
         )
         _wait_healthy(container_redis)
         _wait_healthy(container_app)

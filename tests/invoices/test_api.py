@@ -90,6 +90,9 @@ def test_quantity_must_be_a_sane_positive_integer(api, customer, product, raw_re
         {"customer_id": 12, "product_id": MISSING, "quantity": 1},
         {"product_id": MISSING, "quantity": 1},
         {"customer_id": MISSING, "product_id": MISSING, "quantity": 1, "total": "0.01"},
+        {"customer_id": MISSING.replace("-", ""), "product_id": MISSING, "quantity": 1},
+        {"customer_id": f"{{{MISSING}}}", "product_id": MISSING, "quantity": 1},
+        {"customer_id": MISSING, "product_id": f"urn:uuid:{MISSING}", "quantity": 1},
     ],
 )
 def test_malformed_invoice_bodies_are_400_before_any_call(api, raw_redis, body):
@@ -119,8 +122,9 @@ def test_list_by_customer_reads_only_that_customers_index(api, customer, product
     assert hash_reads == len(mine), "listing one customer's invoices must not read other invoices"
 
 
-def test_list_filter_rejects_a_bad_customer_id(api):
-    response = api.get(f"{URL}?customer=nope")
+@pytest.mark.parametrize("customer_id", ["nope", MISSING.replace("-", ""), f"urn:uuid:{MISSING}"])
+def test_list_filter_rejects_a_bad_customer_id(api, customer_id):
+    response = api.get(URL, {"customer": customer_id})
 
     assert response.status_code == 400
     assert "customer" in response.json()["error"]["fields"]
@@ -164,11 +168,13 @@ def test_concurrent_retries_with_one_key_make_one_invoice(live_server_invoices, 
     assert raw_redis.zcard("invoice:index") == 1
 
 
-def test_idempotency_key_too_long_is_400(api, customer, product):
-    response = issue(api, customer, product, **{"Idempotency-Key": "k" * 201})
+@pytest.mark.parametrize("key", ["k" * 201, "order 42", "ordre-\u00e9t\u00e9", "\t"])
+def test_idempotency_key_outside_visible_ascii_or_too_long_is_400(api, customer, product, raw_redis, key):
+    response = issue(api, customer, product, **{"Idempotency-Key": key})
 
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["error"]["fields"]
+    assert raw_redis.dbsize() == 0
 
 
 def test_an_invoice_write_is_one_transaction(api, customer, product, redis_server):

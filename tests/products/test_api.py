@@ -42,14 +42,24 @@ def test_list_shows_newest_first(api):
 
 @pytest.mark.parametrize(
     "price",
-    ["-0.01", "-1", "1.005", "abc", "", None, "NaN", "Infinity", "1e400", "10000000000.00", True, [1]],
-)
+    ["-0.01", "-1", "1.005", "abc", "", None, "NaN", "Infinity", "1e400", "10000000000.00", True, [1],
+     "1000000000.01", "1e3", "+1", "-0", "007", " 1.50", "1.50 ", "1.", ".5", "1,50", 1.5, 2],
+)  # fmt: skip
 def test_bad_prices_are_400(api, raw_redis, price):
     response = post_json(api, URL, {"name": "Widget", "unit_price": price})
 
     assert response.status_code == 400
     assert "unit_price" in response.json()["error"]["fields"]
     assert raw_redis.dbsize() == 0
+
+
+@pytest.mark.parametrize(("price", "stored"), [("0", "0.00"), ("0.05", "0.05"), ("1000000000", "1000000000.00"),
+                                             ("1000000000.00", "1000000000.00"), ("12.5", "12.50")])  # fmt: skip
+def test_prices_written_as_the_schema_says_are_accepted(api, price, stored):
+    response = post_json(api, URL, {"name": "Widget", "unit_price": price})
+
+    assert response.status_code == 201, response.content
+    assert response.json()["unit_price"] == stored
 
 
 def test_delete_then_get_is_404(api):
