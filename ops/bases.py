@@ -50,6 +50,8 @@ class Base:
     # Dockerfile instructions `docker import --change` applies to the imported rootfs.
     changes: tuple[str, ...]
     finish: Callable[[Path], None]
+    # The Debian release debootstrap installs.
+    suite: str = DEBIAN_SUITE
 
 
 def _dockerfile_default(dockerfile: str, arg: str, fallback: str) -> str:
@@ -162,9 +164,14 @@ path-exclude /usr/share/lintian/*
 _APT_LEAN = 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n'
 
 
+# Where the usual systems keep the bundle when OpenSSL's own default file is absent (Debian's
+# python3 looks for /usr/lib/ssl/cert.pem, which only the openssl package provides).
+_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
+
+
 def host_ca_bundle() -> Path:
     """The CA bundle the host trusts (it includes any intercepting proxy's CA)."""
-    for candidate in (os.environ.get("SSL_CERT_FILE"), ssl.get_default_verify_paths().openssl_cafile):
+    for candidate in (os.environ.get("SSL_CERT_FILE"), ssl.get_default_verify_paths().openssl_cafile, *_CA_BUNDLES):
         if candidate and Path(candidate).is_file():
             return Path(candidate).resolve()
     raise BuildError("no CA bundle found on this host; set SSL_CERT_FILE")
@@ -193,23 +200,30 @@ class AptSource:
 def host_apt_source(
     suite: str = DEBIAN_SUITE, mirror_override: str | None = None, etc_apt: Path | None = None
 ) -> AptSource:
-    """The Debian mirror and proxy the host's apt uses, so debootstrap goes the same way."""
+    """The Debian mirror and proxy the host's apt uses, so debootstrap goes the same way.
+
+    A `suite` the host does not list (an older release, for a test image) comes from the
+    mirror and update archives the host uses for DEBIAN_SUITE.
+    """
     proxies = {}
     for scheme in ("http", "https"):
         url = _apt_config_value(f"Acquire::{scheme}::Proxy") or os.environ.get(f"{scheme}_proxy")
         if url and url not in ("DIRECT", "false"):
             proxies[scheme] = url
     entries = list(_host_apt_entries(etc_apt))
+    releases = {suite, DEBIAN_SUITE}
     updates = tuple(
-        (uri.rstrip("/"), name)
-        for uri, suites in entries
-        for name in sorted(suites)
-        if name in (f"{suite}-updates", f"{suite}-security")
+        dict.fromkeys(
+            (uri.rstrip("/"), f"{suite}-{pocket}")
+            for uri, suites in entries
+            for release, _, pocket in (name.rpartition("-") for name in sorted(suites))
+            if release in releases and pocket in ("updates", "security")
+        )
     )
     if mirror_override:
         return AptSource(mirror=mirror_override, updates=updates, proxies=proxies)
     for uri, suites in entries:
-        if suite in suites and "/debian" in uri and "security" not in uri:
+        if suites & releases and "/debian" in uri and "security" not in uri:
             return AptSource(mirror=uri.rstrip("/"), updates=updates, proxies=proxies)
     raise BuildError(f"no Debian {suite} mirror in the host's apt sources; pass --mirror URL")
 
@@ -281,7 +295,7 @@ def choose_bases(keys: Sequence[str], offline: str, pull_timeout: float) -> dict
     if offline == "no":
         return dict.fromkeys(keys)
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(keys) or 1) as pool:
-        usable = dict(zip(keys, pool.map(lambda key: public_base_usable(BASES[key], pull_timeout), keys), strict=True))
+        usable = dict(zip(keys, pool.map(lambda key: public_base_usable(BASES[key], pull_timeout), keys)))
     return {key: None if usable[key] else BASES[key] for key in keys}
 
 
@@ -298,10 +312,10 @@ def build_offline_bases(bases: Sequence[Base], *, force: bool, mirror: str | Non
             raise BuildError(f"{tool} is needed to build offline bases (apt-get install {tool})")
     if os.geteuid() != 0:
         raise BuildError("debootstrap needs root to build the offline bases")
-    source = host_apt_source(mirror_override=mirror)
-    say(f"offline bases: debootstrap {DEBIAN_SUITE} for {', '.join(b.key for b in todo)}")
+    sources = {base.suite: host_apt_source(base.suite, mirror_override=mirror) for base in todo}
+    say(f"offline bases: debootstrap for {', '.join(f'{b.key} ({b.suite})' for b in todo)}")
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(todo)) as pool:
-        futures = {pool.submit(_build_offline_base, base, source): base for base in todo}
+        futures = {pool.submit(_build_offline_base, base, sources[base.suite]): base for base in todo}
         errors = []
         for future in concurrent.futures.as_completed(futures):
             try:
@@ -328,13 +342,13 @@ def _build_offline_base(base: Base, source: AptSource) -> None:
             "--variant=minbase",
             f"--include={','.join(base.packages)}",
             f"--cache-dir={cache}",
-            DEBIAN_SUITE,
+            base.suite,
             str(rootfs),
             source.mirror,
         ]
         run_logged(cmd, log_path, env=env, what=f"debootstrap for {base.key}")
         _unmount_below(rootfs)
-        _apply_updates(rootfs, source, log_path, env)
+        _apply_updates(rootfs, base.suite, source, log_path, env)
         base.finish(rootfs)
         _slim_rootfs(rootfs)
         say(f"base {base.key}: docker import {base.offline}")
@@ -346,13 +360,13 @@ def _build_offline_base(base: Base, source: AptSource) -> None:
     say(f"base {base.key}: {base.offline} ready in {time.monotonic() - started:.0f}s, {image_size(base.offline)}")
 
 
-def _apply_updates(rootfs: Path, source: AptSource, log_path: Path, env: dict[str, str]) -> None:
+def _apply_updates(rootfs: Path, suite: str, source: AptSource, log_path: Path, env: dict[str, str]) -> None:
     """Bring the rootfs up to the updates and security suites the host itself uses.
 
     debootstrap installs from the release suite only, which lacks fixes published since the
     last point release.
     """
-    lines = [f"deb {source.mirror} {DEBIAN_SUITE} main", *(f"deb {uri} {suite} main" for uri, suite in source.updates)]
+    lines = [f"deb {source.mirror} {suite} main", *(f"deb {uri} {name} main" for uri, name in source.updates)]
     (rootfs / "etc/apt/sources.list").write_text("\n".join(lines) + "\n")
     if not source.updates:
         return
@@ -406,7 +420,7 @@ def _docker_import(rootfs: Path, base: Base) -> None:
     changes = [
         _DEFAULT_PATH,
         *base.changes,
-        f'LABEL org.opencontainers.image.description="Debian {DEBIAN_SUITE} minbase with {" ".join(base.packages)}"',
+        f'LABEL org.opencontainers.image.description="Debian {base.suite} minbase with {" ".join(base.packages)}"',
     ]
     tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
     assert tar.stdout is not None

@@ -450,11 +450,11 @@ def push_images(tag: str, infra_tag: str, *, build: bool) -> None:
     for service, image_tag in wanted.items():
         target = f"127.0.0.1:{port}/{service}:{image_tag}"
         host.tag(f"demo/{service}:{image_tag}", target)
-        started = dt.datetime.now(dt.UTC)
+        started = dt.datetime.now(dt.timezone.utc)
         host.push(target)
         # The image stays as demo/<service>; the extra name would outlive a rebuild of it.
         host.image_remove(target)
-        say(f"pushed {target} ({(dt.datetime.now(dt.UTC) - started).total_seconds():.1f}s)")
+        say(f"pushed {target} ({(dt.datetime.now(dt.timezone.utc) - started).total_seconds():.1f}s)")
 
 
 def print_urls(settings: ClusterSettings) -> None:
@@ -547,7 +547,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     )
     manager = manager_engine()
     stack.ensure_redis_node(engine=manager)
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
     shown = not credentials.DEFAULT_FILE.exists()
     running_with = stack.deploy(stack_settings, engine=manager)
     stack.wait_converged(timeout=args.timeout, since=since, engine=manager)
@@ -647,7 +647,7 @@ def cmd_start_node(args: argparse.Namespace) -> int:
 def cmd_rebalance(args: argparse.Namespace) -> int:
     require_manager()
     manager = manager_engine()
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
     for service in rebalanced_services(manager):
         manager.service_update(service, force=True)
     stack.wait_converged(timeout=args.timeout, since=since, engine=manager)

@@ -193,7 +193,7 @@ def docker_time(value: str | None) -> dt.datetime | None:
     """A timestamp of the Engine API (RFC 3339, nanoseconds, UTC) to the microsecond; None if unset."""
     seconds, _, fraction = (value or "").rstrip("Z").partition(".")
     try:
-        stamp = dt.datetime.fromisoformat(seconds[:19]).replace(tzinfo=dt.UTC)
+        stamp = dt.datetime.fromisoformat(seconds[:19]).replace(tzinfo=dt.timezone.utc)
     except ValueError:
         return None
     # The zero time Go reports for "never".
@@ -473,7 +473,7 @@ class Engine:
             )
             for row in rows
         ]
-        return sorted(tasks, key=lambda t: t.timestamp or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
+        return sorted(tasks, key=lambda t: t.timestamp or dt.datetime.min.replace(tzinfo=dt.timezone.utc), reverse=True)
 
     def service_update(
         self,

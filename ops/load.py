@@ -246,7 +246,7 @@ class LoadRunner:
         self._customers: list[str] = []
         self._product_id = ""
         self._second = _Second()
-        self._operations, self._weights = zip(*[(op, w) for op, w in config.mix.items() if w > 0], strict=True)
+        self._operations, self._weights = zip(*[(op, w) for op, w in config.mix.items() if w > 0])
 
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self) -> LoadRunner:

@@ -202,7 +202,7 @@ def deploy(settings: Settings, *, timeout: float = 300) -> None:
         raise MonitoringError(
             f"the main stack's networks {', '.join(missing)} do not exist: deploy it first (python -m ops.stack up)"
         )
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
     environment = {**settings.environment(), **auth_environment()}
     stack.deploy_file(STACK_FILE, STACK, environment, engine=local(), registry_auth=False)
     stack.wait_converged(STACK, timeout=timeout, since=since)

@@ -1,13 +1,16 @@
-"""Prepare a Debian machine for running and testing the project.
+"""Prepare a Debian machine for testing the project, local mode and the benchmarks.
 
 Installs the Debian packages the suites need (as root, with apt-get), starts a Docker engine
 when none answers, and creates the Python virtualenv from requirements-dev.lock (hashes checked).
 Every step is skipped when already done, so it is safe to run before every test run.
+`make up` and the other Docker-side targets never run it: they need only ops.bootstrap.
 
     python3 -m ops.setup            # everything
     python3 -m ops.setup --no-docker --no-browser
+    python3 -m ops.setup --venv-only
 
-Runs on any python3 from 3.9 on (it is what creates the project's 3.11+ virtualenv).
+The virtualenv needs Python 3.11 to 3.13; this module runs on any python3 from 3.9 on, so that
+an older one gets a sentence saying so.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ RUN_DIR = REPO_ROOT / ".run"
 # pinned with the hashes of all its published files, so pip installs exactly these bytes.
 DEV_LOCK = REPO_ROOT / "requirements-dev.lock"
 DOCKER_START_TIMEOUT = 90
+# What pyproject.toml's requires-python accepts: the dev lock's Django needs 3.10+, the code 3.11+.
+PYTHON_RANGE = ((3, 11), (3, 13))
 
 # executable that proves the package is there -> Debian package
 BASE_PACKAGES = {"redis-server": "redis-server", "nginx": "nginx-light", "wrk": "wrk"}
@@ -108,9 +113,40 @@ def ensure_docker_engine() -> None:
     step("Docker engine answers")
 
 
+def python_supported(version: tuple[int, ...]) -> bool:
+    oldest, newest = PYTHON_RANGE
+    return oldest <= tuple(version[:2]) <= newest
+
+
+def venv_version(python: Path) -> tuple[int, ...] | None:
+    """The (major, minor) of the virtualenv's Python; None when it has none that runs."""
+    try:
+        out = subprocess.run(
+            [str(python), "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return tuple(int(part) for part in out.split())
+
+
+def check_python(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> None:
+    if not python_supported(version):
+        found = ".".join(str(part) for part in version[:2])
+        sys.exit(
+            f"The tests, local mode and the benchmarks need Python 3.11 to 3.13; {sys.executable} is {found}. "
+            "Install one and pass it, e.g. make test PYTHON=python3.12 (make up needs only 3.9)."
+        )
+
+
 def ensure_virtualenv() -> None:
     python = VENV / "bin" / "python"
-    if not python.exists():
+    version = venv_version(python) if VENV.exists() else None
+    if VENV.exists() and (version is None or not python_supported(version)):
+        # Typically the host side's venv of `make up`, made by an older python3.
+        found = "no working Python" if version is None else "Python " + ".".join(map(str, version))
+        step(f"{VENV} has {found}; making it again with {sys.version.split()[0]}")
+        shutil.rmtree(VENV)
+    if not VENV.exists():
         step(f"creating {VENV}")
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     stamp = VENV / ".requirements-installed"
@@ -128,8 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-docker", action="store_true", help="skip Docker (swarm and cluster suites need it)")
     parser.add_argument("--no-browser", action="store_true", help="skip Chromium (browser suite needs it)")
+    parser.add_argument("--venv-only", action="store_true", help="only the virtualenv (linters, make lock)")
     args = parser.parse_args(argv)
 
+    check_python()
+    if args.venv_only:
+        ensure_virtualenv()
+        return 0
     wanted = dict(BASE_PACKAGES)
     if not args.no_docker:
         wanted |= DOCKER_PACKAGES

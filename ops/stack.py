@@ -606,7 +606,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     ensure_redis_node()
     if args.https_self_signed:
         ensure_self_signed_tls(settings)
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
     shown = not credentials.DEFAULT_FILE.exists()
     running_with = deploy(settings)
     wait_converged(timeout=args.timeout, since=since)
@@ -653,7 +653,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     if not args.no_build:
         images.build(services, tag=args.tag, registry=args.registry)
     for service in services:
-        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
         ref = f"{args.registry}/{service}:{args.tag}"
         local().service_update(f"{STACK}_{service}", image=ref)
         wait_converged(services=[service], since=since, timeout=args.timeout, image=ref)

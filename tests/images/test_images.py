@@ -39,6 +39,22 @@ def test_mirror_comes_from_one_line_sources_with_options(tmp_path: Path) -> None
     assert bases.host_apt_source(etc_apt=tmp_path).mirror == "http://mirror.invalid/debian"
 
 
+def test_an_older_release_comes_from_the_hosts_mirror_and_update_archives(tmp_path: Path) -> None:
+    (tmp_path / "sources.list").write_text(
+        "deb http://mirror.invalid/debian bookworm main\n"
+        "deb http://mirror.invalid/debian bookworm-updates main\n"
+        "deb http://mirror.invalid/debian-security bookworm-security main\n"
+    )
+
+    source = bases.host_apt_source("bullseye", etc_apt=tmp_path)
+
+    assert source.mirror == "http://mirror.invalid/debian"
+    assert source.updates == (
+        ("http://mirror.invalid/debian", "bullseye-updates"),
+        ("http://mirror.invalid/debian-security", "bullseye-security"),
+    )
+
+
 def test_no_mirror_for_the_suite_asks_for_one(tmp_path: Path) -> None:
     (tmp_path / "sources.list").write_text("deb http://mirror.invalid/debian trixie main\n")
 
