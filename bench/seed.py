@@ -187,7 +187,7 @@ class Seeder:
                     total=(unit_price * quantity).quantize(cent),
                     issued_at=self._issued(score),
                 )
-                store.invoice_insert(invoice, score=score, idempotency_key=None, fingerprint="")
+                store.invoice_insert(invoice, score=score)
                 self.data.invoices += 1
 
     def cursor_at(self, fraction: float) -> str:

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.errors import NotFound
+from common.idempotency import Attempt, attempt_for, header_key, response_headers
 from common.store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 # An id as the API writes it: hyphenated hex, either case. The one form the schemas call "uuid".
@@ -178,7 +179,8 @@ class EntityViewSet(viewsets.ViewSet):
     def service_get(self, entity_id: str) -> Any:
         raise NotImplementedError
 
-    def service_create(self, data: dict[str, Any]) -> Any:
+    def service_create(self, data: dict[str, Any], *, idempotency: Attempt | None) -> Any:
+        """The entity created, or the one an earlier request with the same Idempotency-Key created."""
         raise NotImplementedError
 
     def service_update(self, entity_id: str, data: dict[str, Any]) -> Any:
@@ -196,10 +198,15 @@ class EntityViewSet(viewsets.ViewSet):
         return page_response(request, items, next_cursor, self.output_serializer)
 
     def create(self, request: Request) -> Response:
+        key = header_key(request)
         payload = self.input_serializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        entity = self.service_create(payload.validated_data)
-        return Response(self.output_serializer(entity).data, status=status.HTTP_201_CREATED)
+        created = self.service_create(payload.validated_data, idempotency=attempt_for(key, payload.validated_data))
+        return Response(
+            self.output_serializer(created.entity).data,
+            status=status.HTTP_201_CREATED,
+            headers=response_headers(created),
+        )
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(self.output_serializer(self.service_get(parse_entity_id(pk))).data)

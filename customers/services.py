@@ -4,17 +4,24 @@ import uuid
 from datetime import UTC, datetime
 
 from common.errors import NotFound
+from common.idempotency import Attempt, Created, replay
 from common.store import now_score
 from customers import store
 from customers.domain import Customer
 
 
-def customer_create(*, name: str, address: str) -> Customer:
+def customer_create(*, name: str, address: str, idempotency: Attempt | None = None) -> Created[Customer]:
+    """Create a customer, or return the one a request with the same Idempotency-Key created.
+
+    That key used for a different request: Conflict. The earlier customer deleted since: NotFound.
+    """
     score = now_score()
     created_at = datetime.fromtimestamp(score / 1_000_000, UTC)
     customer = Customer(id=str(uuid.uuid4()), name=name, address=address, created_at=created_at, updated_at=created_at)
-    store.customer_insert(customer, score=score)
-    return customer
+    earlier = store.customer_insert(customer, score=score, idempotency=idempotency)
+    if earlier is not None:
+        return replay(earlier, idempotency, lambda customer_id: customer_get(customer_id=customer_id), "customer")
+    return Created(customer)
 
 
 def customer_get(*, customer_id: str) -> Customer:

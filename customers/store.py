@@ -1,11 +1,15 @@
 """The only code that touches the customers Redis.
 
+Keys: `customer:{id}` (hash), `customer:index` (all, by creation time), and
+`customer:idempotency:{sha256(key)}` for 24 hours (common.idempotency).
+
 The module's functions run on the service's Redis (django-redis); ``CustomerStore(client)`` runs
 the same code on a given client (the benchmarks' seeder batches its writes that way).
 """
 
 import redis
 
+from common.idempotency import Attempt, Recorded
 from common.store import EntityStore, from_row, to_row
 from customers.domain import Customer
 
@@ -18,8 +22,17 @@ class CustomerStore:
         row = self._entities.load(customer_id)
         return from_row(Customer, row) if row else None
 
-    def customer_insert(self, customer: Customer, *, score: float) -> None:
-        self._entities.insert(customer.id, to_row(customer), score=score)
+    def customer_insert(
+        self, customer: Customer, *, score: float, idempotency: Attempt | None = None
+    ) -> Recorded | None:
+        """Write the customer and its index entry in one transaction, with its Idempotency-Key if any.
+
+        With the key already recorded (by an earlier or a concurrent request), nothing is written
+        and what that request recorded is returned; None means this one was written.
+        """
+        claim = idempotency.claim("customer", customer.id) if idempotency else None
+        holder = self._entities.insert(customer.id, to_row(customer), score=score, claim=claim)
+        return Recorded.parse(holder) if holder else None
 
     def customer_save_fields(self, customer_id: str, fields: dict[str, str]) -> Customer | None:
         row = self._entities.update(customer_id, fields)

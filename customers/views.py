@@ -3,6 +3,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
 from common.api import EntityViewSet, PageQuerySerializer
+from common.idempotency import Attempt, Created, create_schema
 from customers import services
 from customers.domain import Customer
 from customers.serializers import CustomerInputSerializer, CustomerPageSerializer, CustomerSerializer
@@ -10,7 +11,7 @@ from customers.serializers import CustomerInputSerializer, CustomerPageSerialize
 
 @extend_schema_view(
     list=extend_schema(parameters=[PageQuerySerializer], responses=CustomerPageSerializer),
-    create=extend_schema(request=CustomerInputSerializer, responses={201: CustomerSerializer}),
+    create=create_schema(CustomerInputSerializer, CustomerSerializer, "customer"),
     retrieve=extend_schema(responses=CustomerSerializer),
     update=extend_schema(request=CustomerInputSerializer, responses=CustomerSerializer),
     partial_update=extend_schema(request=CustomerInputSerializer, responses=CustomerSerializer),
@@ -26,8 +27,8 @@ class CustomerViewSet(EntityViewSet):
     def service_get(self, entity_id: str) -> Customer:
         return services.customer_get(customer_id=entity_id)
 
-    def service_create(self, data: dict[str, Any]) -> Customer:
-        return services.customer_create(**data)
+    def service_create(self, data: dict[str, Any], *, idempotency: Attempt | None) -> Created[Customer]:
+        return services.customer_create(**data, idempotency=idempotency)
 
     def service_update(self, entity_id: str, data: dict[str, Any]) -> Customer:
         return services.customer_update(customer_id=entity_id, **data)

@@ -115,8 +115,10 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True)
-class IssuedInvoice:
-    invoice: Invoice
+class Created(Generic[T]):
+    """What a create POST answered; replayed when an earlier POST with its Idempotency-Key made it."""
+
+    entity: T
     replayed: bool
 
 
@@ -190,7 +192,10 @@ def _call(
 
 
 def _json(method: str, path: str, **kwargs: Any) -> Any:
-    response = _call(method, path, **kwargs)
+    return _parsed(_call(method, path, **kwargs), path)
+
+
+def _parsed(response: requests.Response, path: str) -> Any:
     try:
         return response.json()
     except ValueError:
@@ -244,9 +249,9 @@ def customer_get(*, customer_id: str) -> Customer:
     return _from_json(Customer, _json("GET", f"/api/customers/{customer_id}/"))
 
 
-def customer_create(*, token: str, name: str, address: str) -> Customer:
-    body = _json("POST", "/api/customers/", json={"name": name, "address": address}, token=token)
-    return _from_json(Customer, body)
+def customer_create(*, token: str, name: str, address: str, idempotency_key: str) -> Created[Customer]:
+    body = {"name": name, "address": address}
+    return _create("/api/customers/", Customer, body, token=token, idempotency_key=idempotency_key)
 
 
 def customer_update(*, token: str, customer_id: str, name: str, address: str) -> Customer:
@@ -279,9 +284,9 @@ def product_get(*, product_id: str) -> Product:
     return _from_json(Product, _json("GET", f"/api/products/{product_id}/"))
 
 
-def product_create(*, token: str, name: str, unit_price: Decimal) -> Product:
-    body = _json("POST", "/api/products/", json={"name": name, "unit_price": str(unit_price)}, token=token)
-    return _from_json(Product, body)
+def product_create(*, token: str, name: str, unit_price: Decimal, idempotency_key: str) -> Created[Product]:
+    body = {"name": name, "unit_price": str(unit_price)}
+    return _create("/api/products/", Product, body, token=token, idempotency_key=idempotency_key)
 
 
 def product_update(*, token: str, product_id: str, name: str, unit_price: Decimal) -> Product:
@@ -300,15 +305,15 @@ def invoice_get(*, invoice_id: str) -> Invoice:
 
 def invoice_create(
     *, token: str, customer_id: str, product_id: str, quantity: int, idempotency_key: str
-) -> IssuedInvoice:
-    response = _call(
-        "POST",
-        "/api/invoices/",
-        json={"customer_id": str(customer_id), "product_id": str(product_id), "quantity": quantity},
-        headers={"Idempotency-Key": idempotency_key},
-        token=token,
-    )
-    return IssuedInvoice(
-        invoice=_from_json(Invoice, response.json()),
+) -> Created[Invoice]:
+    body = {"customer_id": str(customer_id), "product_id": str(product_id), "quantity": quantity}
+    return _create("/api/invoices/", Invoice, body, token=token, idempotency_key=idempotency_key)
+
+
+def _create(path: str, cls: type[T], body: dict[str, Any], *, token: str, idempotency_key: str) -> Created[T]:
+    """POST under the form's Idempotency-Key: the same form sent twice creates one entity."""
+    response = _call("POST", path, json=body, headers={"Idempotency-Key": idempotency_key}, token=token)
+    return Created(
+        entity=_from_json(cls, _parsed(response, path)),
         replayed=response.headers.get("Idempotent-Replayed") == "true",
     )

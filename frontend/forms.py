@@ -10,9 +10,24 @@ from django import forms
 from products.domain import Product
 
 
+def _new_key() -> str:
+    return uuid.uuid4().hex
+
+
+class CreateOnceForm(forms.Form):
+    """A form that creates something: its Idempotency-Key is made when the form renders and kept
+    when it renders again with the submitted values, so submitting the same form twice creates one."""
+
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=200, initial=_new_key)
+
+
 class CustomerForm(forms.Form):
     name = forms.CharField()
     address = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class NewCustomerForm(CreateOnceForm, CustomerForm):
+    pass
 
 
 class ProductForm(forms.Form):
@@ -21,6 +36,10 @@ class ProductForm(forms.Form):
         label="Unit price",
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
+
+
+class NewProductForm(CreateOnceForm, ProductForm):
+    pass
 
 
 class ProductChoiceField(forms.ChoiceField):
@@ -35,14 +54,11 @@ class ProductChoiceField(forms.ChoiceField):
         return True
 
 
-class InvoiceForm(forms.Form):
+class InvoiceForm(CreateOnceForm):
     product_id = ProductChoiceField(label="Product")
     quantity = forms.IntegerField(initial=1)
-    # Made when the form renders, so submitting the same form twice issues one invoice.
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=200)
 
     def __init__(self, *args: Any, products: list[Product], **kwargs: Any) -> None:
-        kwargs.setdefault("initial", {"idempotency_key": uuid.uuid4().hex})
         super().__init__(*args, **kwargs)
         choices = [(p.id, f"{p.name} — {p.unit_price}") for p in products]
         product_field = cast(ProductChoiceField, self.fields["product_id"])

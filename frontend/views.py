@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from frontend import api
 from frontend.auth import api_token_for
-from frontend.forms import CustomerForm, InvoiceForm, ProductForm, apply_api_errors
+from frontend.forms import CustomerForm, InvoiceForm, NewCustomerForm, NewProductForm, ProductForm, apply_api_errors
 
 T = TypeVar("T")
 
@@ -55,13 +55,16 @@ def _fetch_or_404(outages: Outages, call: Callable[..., T], **kwargs: Any) -> T 
 
 def _submit(form: Any, outages: Outages, call: Callable[..., T], **kwargs: Any) -> T | None:
     """Send a valid form to an API. None when the API refused the values (its messages are now on
-    the form's fields) or could not answer (a banner); an entity that no longer exists is a 404."""
+    the form's fields, or above it: e.g. a form's Idempotency-Key already used with other values)
+    or could not answer (a banner); an entity that no longer exists is a 404."""
     try:
         return call(**kwargs, **form.cleaned_data)
     except api.ApiNotFound:
         raise Http404 from None
     except api.ApiValidationError as error:
         apply_api_errors(form, error.fields, error.message)
+    except api.ApiRejected as error:
+        form.add_error(None, error.message)
     except api.ApiUnavailable as error:
         outages.add(error)
     return None
@@ -112,11 +115,15 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def customer_create(request: HttpRequest) -> HttpResponse:
     outages = Outages()
-    form = CustomerForm(request.POST or None)
+    form = NewCustomerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        customer = _submit(form, outages, api.customer_create, token=api_token_for(request))
-        if customer is not None:
-            messages.success(request, f"Customer “{customer.name}” was created.")
+        created = _submit(form, outages, api.customer_create, token=api_token_for(request))
+        if created is not None:
+            customer = created.entity
+            if created.replayed:
+                messages.info(request, f"That form was already submitted: customer “{customer.name}” exists once.")
+            else:
+                messages.success(request, f"Customer “{customer.name}” was created.")
             return redirect("frontend:customer_detail", customer_id=customer.id)
     return render(
         request,
@@ -222,11 +229,15 @@ def product_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def product_create(request: HttpRequest) -> HttpResponse:
     outages = Outages()
-    form = ProductForm(request.POST or None)
+    form = NewProductForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        product = _submit(form, outages, api.product_create, token=api_token_for(request))
-        if product is not None:
-            messages.success(request, f"Product “{product.name}” was created at {product.unit_price}.")
+        created = _submit(form, outages, api.product_create, token=api_token_for(request))
+        if created is not None:
+            product = created.entity
+            if created.replayed:
+                messages.info(request, f"That form was already submitted: product “{product.name}” exists once.")
+            else:
+                messages.success(request, f"Product “{product.name}” was created at {product.unit_price}.")
             return redirect("frontend:product_list")
     return render(
         request,
@@ -306,7 +317,7 @@ def invoice_create(request: HttpRequest, customer_id: str) -> HttpResponse:
         except api.ApiUnavailable as error:
             outages.add(error)
         else:
-            invoice = issued.invoice
+            invoice = issued.entity
             if issued.replayed:
                 messages.info(request, f"That form was already submitted: invoice for {invoice.total} exists once.")
             else:

@@ -1,14 +1,13 @@
 """Issuing invoices: validate against customers and products, then one atomic write."""
 
 import contextvars
-import hashlib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from common.errors import Conflict, FieldInvalid, NotFound, ServiceUnavailable
+from common.errors import FieldInvalid, NotFound, ServiceUnavailable
+from common.idempotency import Attempt, Created, Recorded, replay
 from common.store import now_score
 from invoices import clients, store
 from invoices.domain import CustomerSnapshot, Invoice, ProductSnapshot
@@ -19,34 +18,21 @@ CENT = Decimal("0.01")
 _lookups = ThreadPoolExecutor(max_workers=8, thread_name_prefix="invoice-lookup")
 
 
-@dataclass(frozen=True)
-class IssuedInvoice:
-    invoice: Invoice
-    replayed: bool
-
-
-def _fingerprint(*, customer_id: str, product_id: str, quantity: int) -> str:
-    return hashlib.sha256(f"{customer_id}|{product_id}|{quantity}".encode()).hexdigest()[:32]
-
-
-def _replay(claim: tuple[str, str], fingerprint: str) -> IssuedInvoice:
-    invoice_id, recorded_fingerprint = claim
-    if recorded_fingerprint != fingerprint:
-        raise Conflict("This Idempotency-Key was already used for a different invoice request.")
-    return IssuedInvoice(invoice=invoice_get(invoice_id=invoice_id), replayed=True)
+def _replay(earlier: Recorded, idempotency: Attempt | None) -> Created[Invoice]:
+    return replay(earlier, idempotency, lambda invoice_id: invoice_get(invoice_id=invoice_id), "invoice")
 
 
 def invoice_create(
-    *, customer_id: str, product_id: str, quantity: int, idempotency_key: str | None = None
-) -> IssuedInvoice:
+    *, customer_id: str, product_id: str, quantity: int, idempotency: Attempt | None = None
+) -> Created[Invoice]:
     """Issue an invoice, or return the one a request with the same Idempotency-Key issued.
 
     Unknown customer or product: FieldInvalid naming the field. A dependency that cannot answer:
-    ServiceUnavailable. Either way nothing is written.
+    ServiceUnavailable. Either way nothing is written. The key used for a different request: Conflict.
     """
-    fingerprint = _fingerprint(customer_id=customer_id, product_id=product_id, quantity=quantity)
-    if idempotency_key is not None and (claim := store.idempotency_claim(idempotency_key)):
-        return _replay(claim, fingerprint)
+    # A retry is answered before the lookups: they are most of what a POST costs.
+    if idempotency is not None and (earlier := store.idempotency_recorded(idempotency)):
+        return _replay(earlier, idempotency)
 
     customer, product = _fetch_both(customer_id, product_id)
 
@@ -63,10 +49,10 @@ def invoice_create(
         total=(product.unit_price * quantity).quantize(CENT),
         issued_at=datetime.fromtimestamp(score / 1_000_000, UTC),
     )
-    earlier = store.invoice_insert(invoice, score=score, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    earlier = store.invoice_insert(invoice, score=score, idempotency=idempotency)
     if earlier is not None:
-        return _replay(earlier, fingerprint)
-    return IssuedInvoice(invoice=invoice, replayed=False)
+        return _replay(earlier, idempotency)
+    return Created(invoice)
 
 
 def _fetch_both(customer_id: str, product_id: str) -> tuple[CustomerSnapshot, ProductSnapshot]:

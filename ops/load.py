@@ -8,8 +8,13 @@ cost no requests.
 
 Every second it prints how many requests were sent and failed, and which X-Service-Version and
 X-Served-By values answered. It stops at --duration or --requests, whichever comes first, and
-prints a summary: totals, failures by kind, versions. Requests are never retried by the client:
-a failure the gateway did not absorb is counted.
+prints a summary: totals, failures by kind, versions. GETs are never retried by the client: a
+failure the gateway did not absorb is counted. A POST that got no answer (connection error,
+timeout) or a 5xx may have been written before its answer was lost, so it is sent again with
+the same Idempotency-Key (up to 5 attempts, 0.5 s of backoff doubling to 4 s, before the run
+ends), which makes the service return the first result instead of storing it twice. It counts
+as failed only when every attempt failed; the summary says how many POSTs needed another
+attempt. A 4xx is an answer, never sent again.
 
 Every entity acknowledged with 201 is recorded; --verify reads each one back at the end.
 Writes send the API token of .run/credentials.env (made by `make up`), or --api-token's.
@@ -29,8 +34,9 @@ import random
 import sys
 import threading
 import time
+import typing
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 import requests
@@ -49,11 +55,74 @@ DEFAULT_MIX = {
 OPERATIONS = tuple(DEFAULT_MIX)
 # Read-back attempts per entity answered 429 (rate limited) by the gateway.
 RATE_LIMITED_RETRIES = 30
+# A POST without an answer or with a 5xx: attempts in all, and the pause before the second one
+# (doubled before each next one, up to POST_MAX_PAUSE).
+POST_ATTEMPTS = 5
+POST_RETRY_PAUSE = 0.5
+POST_MAX_PAUSE = 4.0
 VERIFY_PATH = {"customer": "/api/customers/{id}/", "invoice": "/api/invoices/{id}/", "product": "/api/products/{id}/"}
 
 
 class LoadError(RuntimeError):
     """The load cannot start (the API does not answer its setup requests)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Posted:
+    """A POST sent until it got an answer worth keeping or ran out of attempts, all with one
+    Idempotency-Key: the last attempt's response (None when it got none) or exception, and what
+    each attempt before it got (a status, or the exception's name)."""
+
+    response: requests.Response | None
+    error: requests.RequestException | None
+    failed_attempts: tuple[int | str, ...]
+
+    @property
+    def status(self) -> int | str:
+        """The last attempt's status, or the name of its exception."""
+        return self.response.status_code if self.response is not None else type(self.error).__name__
+
+    def result(self) -> requests.Response:
+        """The last response; what the last attempt raised when it got none."""
+        if self.response is None:
+            raise typing.cast(requests.RequestException, self.error)
+        return self.response
+
+
+def post_idempotently(
+    session: requests.Session,
+    url: str,
+    body: object,
+    *,
+    headers: Mapping[str, str],
+    timeout: float,
+    attempts: int = POST_ATTEMPTS,
+    pause: float = POST_RETRY_PAUSE,
+    max_pause: float = POST_MAX_PAUSE,
+    also_retry: Collection[int] = (),
+) -> Posted:
+    """POST `body` under a new Idempotency-Key; no answer or a 5xx (or a status in `also_retry`)
+    sends it again with the same key, up to `attempts` times in all.
+
+    The pause before another attempt is the answer's Retry-After when it has one, else `pause`,
+    doubled each time up to `max_pause`.
+    """
+    key = str(uuid.uuid4())
+    failed: list[int | str] = []
+    while True:
+        response, error = None, None
+        try:
+            response = session.post(url, json=body, headers={**headers, "Idempotency-Key": key}, timeout=timeout)
+        except requests.RequestException as exc:
+            error = exc
+        posted = Posted(response, error, tuple(failed))
+        status = posted.status
+        again = not isinstance(status, int) or status >= 500 or status in also_retry
+        if not again or len(failed) + 1 >= attempts:
+            return posted
+        failed.append(status)
+        retry_after = response.headers.get("Retry-After", "") if response is not None else ""
+        time.sleep(float(retry_after) if retry_after.isdigit() else min(pause * 2 ** (len(failed) - 1), max_pause))
 
 
 @dataclasses.dataclass
@@ -95,6 +164,10 @@ class LoadReport:
     # (kind, id) of every entity acknowledged with 201, setup included
     created: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     error_samples: list[str] = dataclasses.field(default_factory=list)
+    # POSTs sent more than once (same Idempotency-Key), whatever their last answer
+    retried_posts: int = 0
+    # "customers.create 502" -> attempts that got it and were followed by another
+    retried_after: collections.Counter = dataclasses.field(default_factory=collections.Counter)
 
     def as_dict(self) -> dict:
         return {
@@ -108,6 +181,8 @@ class LoadReport:
             "served_by": dict(self.served_by),
             "created": [{"kind": kind, "id": id_} for kind, id_ in self.created],
             "error_samples": self.error_samples,
+            "retried_posts": self.retried_posts,
+            "retried_after": dict(self.retried_after),
         }
 
     def summary(self) -> str:
@@ -118,6 +193,12 @@ class LoadReport:
             "versions: " + (", ".join(f"{v} x{n}" for v, n in sorted(self.versions.items())) or "-"),
             f"served by {len(self.served_by)} distinct tasks",
             f"created {len(self.created)} entities (201)",
+            f"POSTs sent again with their Idempotency-Key: {self.retried_posts}"
+            + (
+                " after " + ", ".join(f"{k} x{n}" for k, n in self.retried_after.most_common())
+                if self.retried_after
+                else ""
+            ),
         ]
         if self.errors_by_kind:
             lines.append("failures: " + ", ".join(f"{k} x{n}" for k, n in self.errors_by_kind.most_common()))
@@ -196,8 +277,10 @@ class LoadRunner:
         """One product and one customer, so GETs by id and invoices have something to point at."""
         session = requests.Session()
         try:
-            product = self._post(session, "/api/products/", {"name": "Load test widget", "unit_price": "3.20"})
-            customer = self._post(session, "/api/customers/", {"name": "Load test buyer", "address": "1 Bench St"})
+            product = self._post(session, "setup", "/api/products/", {"name": "Load test widget", "unit_price": "3.20"})
+            customer = self._post(
+                session, "setup", "/api/customers/", {"name": "Load test buyer", "address": "1 Bench St"}
+            )
         except requests.RequestException as exc:
             raise LoadError(f"{self.config.base_url} does not answer: {exc}") from exc
         if product.status_code != 201 or customer.status_code != 201:
@@ -279,18 +362,25 @@ class LoadRunner:
             return get(f"{base}/", timeout=timeout)
         if operation == "customers.create":
             body = {"name": f"Load {uuid.uuid4().hex[:8]}", "address": f"{rng.randint(1, 999)} Load Road"}
-            return self._post(session, "/api/customers/", body)
+            return self._post(session, operation, "/api/customers/", body)
         if operation == "invoices.create":
             with self._lock:
                 customer = rng.choice(self._customers)
             body = {"customer_id": customer, "product_id": self._product_id, "quantity": rng.randint(1, 5)}
-            return self._post(session, "/api/invoices/", body)
+            return self._post(session, operation, "/api/invoices/", body)
         raise ValueError(operation)
 
-    def _post(self, session: requests.Session, path: str, body: dict) -> requests.Response:
-        # A fresh key per request: the client never retries, so each POST is one intent.
-        headers = {"Idempotency-Key": str(uuid.uuid4()), "Authorization": f"Bearer {self.config.api_token}"}
-        return session.post(self.config.base_url + path, json=body, headers=headers, timeout=self.config.timeout)
+    def _post(self, session: requests.Session, operation: str, path: str, body: dict) -> requests.Response:
+        """One POST, sent again with its Idempotency-Key while it fails (post_idempotently)."""
+        headers = {"Authorization": f"Bearer {self.config.api_token}"}
+        posted = post_idempotently(
+            session, self.config.base_url + path, body, headers=headers, timeout=self.config.timeout
+        )
+        if posted.failed_attempts:
+            with self._lock:
+                self.report.retried_posts += 1
+                self.report.retried_after.update(f"{operation} {status}" for status in posted.failed_attempts)
+        return posted.result()
 
     def _record(
         self,

@@ -5,19 +5,26 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from common.errors import NotFound
+from common.idempotency import Attempt, Created, replay
 from common.store import now_score
 from products import store
 from products.domain import Product
 
 
-def product_create(*, name: str, unit_price: Decimal) -> Product:
+def product_create(*, name: str, unit_price: Decimal, idempotency: Attempt | None = None) -> Created[Product]:
+    """Create a product, or return the one a request with the same Idempotency-Key created.
+
+    That key used for a different request: Conflict. The earlier product deleted since: NotFound.
+    """
     score = now_score()
     created_at = datetime.fromtimestamp(score / 1_000_000, UTC)
     product = Product(
         id=str(uuid.uuid4()), name=name, unit_price=unit_price, created_at=created_at, updated_at=created_at
     )
-    store.product_insert(product, score=score)
-    return product
+    earlier = store.product_insert(product, score=score, idempotency=idempotency)
+    if earlier is not None:
+        return replay(earlier, idempotency, lambda product_id: product_get(product_id=product_id), "product")
+    return Created(product)
 
 
 def product_get(*, product_id: str) -> Product:

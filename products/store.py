@@ -1,11 +1,15 @@
 """The only code that touches the products Redis.
 
+Keys: `product:{id}` (hash), `product:index` (all, by creation time), and
+`product:idempotency:{sha256(key)}` for 24 hours (common.idempotency).
+
 The module's functions run on the service's Redis (django-redis); ``ProductStore(client)`` runs
 the same code on a given client (the benchmarks' seeder batches its writes that way).
 """
 
 import redis
 
+from common.idempotency import Attempt, Recorded
 from common.store import EntityStore, from_row, to_row
 from products.domain import Product
 
@@ -18,8 +22,15 @@ class ProductStore:
         row = self._entities.load(product_id)
         return from_row(Product, row) if row else None
 
-    def product_insert(self, product: Product, *, score: float) -> None:
-        self._entities.insert(product.id, to_row(product), score=score)
+    def product_insert(self, product: Product, *, score: float, idempotency: Attempt | None = None) -> Recorded | None:
+        """Write the product and its index entry in one transaction, with its Idempotency-Key if any.
+
+        With the key already recorded (by an earlier or a concurrent request), nothing is written
+        and what that request recorded is returned; None means this one was written.
+        """
+        claim = idempotency.claim("product", product.id) if idempotency else None
+        holder = self._entities.insert(product.id, to_row(product), score=score, claim=claim)
+        return Recorded.parse(holder) if holder else None
 
     def product_save_fields(self, product_id: str, fields: dict[str, str]) -> Product | None:
         row = self._entities.update(product_id, fields)

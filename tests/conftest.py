@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+import requests
 from django.conf import settings
 from django.core.cache import caches
 from playwright.sync_api import Browser
@@ -14,7 +15,7 @@ from rest_framework.test import APIClient
 from ops.local import LocalSystem
 from tests.chromium import launched_chromium
 from tests.frontend.site import running_system
-from tests.processes import TEST_CREDENTIALS, Gunicorn, RedisServer
+from tests.processes import TEST_CREDENTIALS, WRITE, Gunicorn, RedisServer
 
 # Database numbers on the suite's redis-server: one per service, like one Redis each in a deployment.
 IN_PROCESS_DB, CUSTOMERS_DB, PRODUCTS_DB = 0, 1, 2
@@ -65,6 +66,43 @@ def use_live_services(live_services: dict[str, Gunicorn], settings) -> dict[str,
     settings.CUSTOMERS_URL = live_services["customers"].url
     settings.PRODUCTS_URL = live_services["products"].url
     return live_services
+
+
+@pytest.fixture(scope="session")
+def live_server_invoices(redis_server, live_services) -> Iterator[str]:
+    """Invoices under gunicorn (threads, two workers) on the database raw_redis inspects."""
+    service = Gunicorn(
+        "invoices",
+        {
+            "REDIS_URL": redis_server.url(IN_PROCESS_DB),
+            "CUSTOMERS_URL": live_services["customers"].url,
+            "PRODUCTS_URL": live_services["products"].url,
+            "GUNICORN_THREADS": "4",
+        },
+    )
+    service.start()
+    yield service.url
+    service.stop()
+
+
+def _created(service_url: str, kind: str, body: dict) -> dict:
+    response = requests.post(f"{service_url}/api/{kind}/", json=body, headers=WRITE, timeout=5)
+    assert response.status_code == 201
+    return response.json()
+
+
+@pytest.fixture
+def customer(use_live_services):
+    """A customer of the live customers service, which in-process invoices look up."""
+    return _created(
+        use_live_services["customers"].url, "customers", {"name": "Ada Lovelace", "address": "12 Analytical Row"}
+    )
+
+
+@pytest.fixture
+def product(use_live_services):
+    """A product of the live products service."""
+    return _created(use_live_services["products"].url, "products", {"name": "Ceramic mug", "unit_price": "0.10"})
 
 
 @pytest.fixture(scope="session")

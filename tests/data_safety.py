@@ -13,11 +13,12 @@ import itertools
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 
 import redis
 import requests
+
+from ops.load import post_idempotently
 
 # Every hash of a kind with its fields, the kind's main index, and every other sorted set of
 # the kind (invoices keep one index per customer), as one JSON document.
@@ -126,8 +127,8 @@ class WriteLoad:
     body of the n-th write; `kinds` cycles (e.g. three customers, then an invoice). `rate` bounds
     the writes per second over all threads (0: as fast as the server answers). With `attempts`
     above 1, a write that got no answer, a 5xx or a 429 is sent again with the same
-    Idempotency-Key (after `retry_pause` seconds, or Retry-After), up to `attempts` times in all;
-    one Write records the last answer.
+    Idempotency-Key (after `retry_pause` seconds, or Retry-After), up to `attempts` times in all
+    (ops.load.post_idempotently); one Write records the last answer.
     """
 
     def __init__(
@@ -195,36 +196,26 @@ class WriteLoad:
             if self._stop.wait(max(0.0, when - time.monotonic())):
                 return
             body = self.make_body(kind, n)
-            key = str(uuid.uuid4())
-            retried: list[int | str] = []
-            while True:
-                status, answer, pause = self._post(session, kind, body, key)
-                # Only what may not have been written, or was refused before a service saw it, is sent again.
-                again = not isinstance(status, int) or status >= 500 or status == 429
-                if not again or len(retried) + 1 >= self.attempts:
-                    break
-                retried.append(status)
-                time.sleep(pause)
+            # Only what may not have been written, or was refused before a service saw it (429), is sent again.
+            posted = post_idempotently(
+                session,
+                f"{self.base_url}/api/{kind}s/",
+                body,
+                headers=self.auth,
+                timeout=self.timeout,
+                attempts=self.attempts,
+                pause=self.retry_pause,
+                max_pause=self.retry_pause,
+                also_retry={429},
+            )
+            answer: object
+            if posted.response is None:
+                answer = str(posted.error)[:200]
+            else:
+                try:
+                    answer = posted.response.json()
+                except ValueError:
+                    answer = posted.response.text[:200]
             sent = {name: str(value) for name, value in body.items()}
             with self._lock:
-                self.writes.append(Write(kind, sent, status, self.now(), answer, tuple(retried)))
-
-    def _post(
-        self, session: requests.Session, kind: str, body: dict[str, object], key: str
-    ) -> tuple[int | str, object, float]:
-        """One POST: its status (or the exception's name), its body, and how long to wait before another."""
-        try:
-            response = session.post(
-                f"{self.base_url}/api/{kind}s/",
-                json=body,
-                headers={**self.auth, "Idempotency-Key": key},
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            return type(exc).__name__, str(exc)[:200], self.retry_pause
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = response.text[:200]
-        retry_after = response.headers.get("Retry-After", "")
-        return response.status_code, answer, float(retry_after) if retry_after.isdigit() else self.retry_pause
+                self.writes.append(Write(kind, sent, posted.status, self.now(), answer, posted.failed_attempts))

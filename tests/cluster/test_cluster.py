@@ -1,8 +1,9 @@
 """The node-failure exercises on a real three-node swarm (m1 manager, w1 and w2 workers).
 
 In order: the cluster as deployed; w2 killed under load (its tasks move to m1 and w1, the
-site keeps answering through their gateways: not one read fails, and every write a client
-sends again with its Idempotency-Key is stored exactly once); w2 started again and the
+site keeps answering through their gateways: not one read fails, and every customer and
+invoice a client sends again with its Idempotency-Key is stored exactly once, even when the
+first attempt was written and only its answer died with w2); w2 started again and the
 services rebalanced onto it, without a failed request.
 """
 

@@ -48,3 +48,14 @@ def test_every_error_has_the_error_shape_and_writes_document_body_limits(schema)
         assert ({"413", "415", "507"} <= set(errors)) == (method in {"post", "put", "patch"}), (method, path)
         for response in errors.values():
             assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_creates_declare_the_idempotency_key_and_what_a_replay_answers(schema):
+    creates = [operation for path, method, operation in operations(schema) if method == "post"]
+
+    assert len(creates) == 1
+    (create,) = creates
+    (key,) = [parameter for parameter in create["parameters"] if parameter["name"] == "Idempotency-Key"]
+    assert (key["in"], key["schema"]["maxLength"]) == ("header", 200)
+    assert create["responses"]["201"]["headers"]["Idempotent-Replayed"]["schema"]["enum"] == ["true"]
+    assert "422" in create["responses"]

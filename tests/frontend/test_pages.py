@@ -84,6 +84,50 @@ def test_create_customer_through_the_form(browser: Browser) -> None:
     assert flashes(browser.get(detail.url).text) == []
 
 
+@pytest.mark.parametrize(
+    ("path", "values", "changed", "listing", "flash"),
+    [
+        (
+            "/customers/new/",
+            {"address": "1 Double Click Lane"},
+            {"address": "2 Double Click Lane"},
+            "/api/customers/?limit=100",
+            "That form was already submitted: customer “{name}” exists once.",
+        ),
+        (
+            "/products/new/",
+            {"unit_price": "4.20"},
+            {"unit_price": "4.30"},
+            "/api/products/?limit=100",
+            "That form was already submitted: product “{name}” exists once.",
+        ),
+    ],
+)
+def test_the_same_create_form_sent_twice_creates_one_entity(
+    browser: Browser, path: str, values: dict, changed: dict, listing: str, flash: str
+) -> None:
+    (form,) = forms_of(browser.get(path))
+    name = f"Twice {uuid.uuid4().hex[:8]}"
+    # A refused submission renders the form again with the same key.
+    (kept,) = forms_of(browser.submit(form, name="", **values))
+    assert kept.fields["idempotency_key"] == form.fields["idempotency_key"]
+
+    first = browser.submit(form, name=name, **values)
+    again = browser.submit(form, name=name, **values)
+    assert again.url == first.url
+    assert flashes(again.text) == [flash.format(name=name)]
+    # The same key with other values creates nothing and says why, above the form.
+    refused = browser.submit(form, name=name, **changed)
+    assert refused.status_code == 200
+    assert "already used for a different" in text_of(refused.text)
+    names = [entity["name"] for entity in browser.api("GET", listing).json()["results"]]
+    assert names.count(name) == 1
+
+    # A fresh render gets a fresh key.
+    (fresh,) = forms_of(browser.get(path))
+    assert fresh.fields["idempotency_key"] != form.fields["idempotency_key"]
+
+
 def test_customer_form_errors_are_shown_next_to_the_field(browser: Browser) -> None:
     (form,) = forms_of(browser.get("/customers/new/"))
     missing = browser.submit(form, name="", address="Somewhere")

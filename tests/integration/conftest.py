@@ -58,9 +58,14 @@ def gateway(local_system: LocalSystem) -> Gateway:
 
 
 @contextmanager
-def system_of_its_own(tmp_path_factory: pytest.TempPathFactory, name: str, **options: Any) -> Iterator[LocalSystem]:
+def system_of_its_own(
+    tmp_path_factory: pytest.TempPathFactory, name: str, *, persistent_redis: bool = False, **options: Any
+) -> Iterator[LocalSystem]:
     """The whole system on free ports for one test module that changes it (a limit turned on, a
-    Redis stopped), so the shared system stays as every other suite expects it."""
+    Redis stopped), so the shared system stays as every other suite expects it. Redis keeps its
+    data over a restart only when persistent."""
     run_dir = tmp_path_factory.mktemp(name)
-    with LocalSystem(ports=Ports.free(), run_dir=run_dir, persistent_redis=False, say=print, **options) as system:
+    with LocalSystem(
+        ports=Ports.free(), run_dir=run_dir, persistent_redis=persistent_redis, say=print, **options
+    ) as system:
         yield system

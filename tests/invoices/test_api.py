@@ -2,7 +2,6 @@
 
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -128,53 +127,6 @@ def test_list_filter_rejects_a_bad_customer_id(api, customer_id):
 
     assert response.status_code == 400
     assert "customer" in response.json()["error"]["fields"]
-
-
-def test_same_idempotency_key_returns_the_first_invoice(api, customer, product, raw_redis):
-    first = issue(api, customer, product, quantity=2, **{"Idempotency-Key": "order-42"})
-    retry = issue(api, customer, product, quantity=2, **{"Idempotency-Key": "order-42"})
-
-    assert first.status_code == retry.status_code == 201
-    assert retry.json() == first.json()
-    assert retry["Idempotent-Replayed"] == "true"
-    assert raw_redis.zcard("invoice:index") == 1
-
-
-def test_idempotency_key_reused_for_another_request_is_refused(api, customer, product, raw_redis):
-    issue(api, customer, product, quantity=2, **{"Idempotency-Key": "order-43"})
-
-    response = issue(api, customer, product, quantity=5, **{"Idempotency-Key": "order-43"})
-
-    assert response.status_code == 422
-    assert raw_redis.zcard("invoice:index") == 1
-
-
-def test_concurrent_retries_with_one_key_make_one_invoice(live_server_invoices, customer, product, raw_redis):
-    body = {"customer_id": customer["id"], "product_id": product["id"], "quantity": 1}
-
-    def send(_):
-        return requests.post(
-            f"{live_server_invoices}/api/invoices/",
-            json=body,
-            headers={**WRITE, "Idempotency-Key": "burst"},
-            timeout=10,
-        )
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        responses = list(pool.map(send, range(16)))
-
-    assert {r.status_code for r in responses} == {201}
-    assert len({r.json()["id"] for r in responses}) == 1
-    assert raw_redis.zcard("invoice:index") == 1
-
-
-@pytest.mark.parametrize("key", ["k" * 201, "order 42", "ordre-\u00e9t\u00e9", "\t"])
-def test_idempotency_key_outside_visible_ascii_or_too_long_is_400(api, customer, product, raw_redis, key):
-    response = issue(api, customer, product, **{"Idempotency-Key": key})
-
-    assert response.status_code == 400
-    assert "Idempotency-Key" in response.json()["error"]["fields"]
-    assert raw_redis.dbsize() == 0
 
 
 def test_an_invoice_write_is_one_transaction(api, customer, product, redis_server):
