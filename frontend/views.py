@@ -70,6 +70,15 @@ def _submit(form: Any, outages: Outages, call: Callable[..., T], **kwargs: Any) 
     return None
 
 
+def _say_created(request: HttpRequest, created: api.Created[Any], kind: str, success: str) -> None:
+    """The flash message of a create form: `success`, or, when the API replayed an earlier request
+    with the form's Idempotency-Key, that the form had been sent before."""
+    if created.replayed:
+        messages.info(request, f"That form was already submitted: {kind} “{created.entity.name}” exists once.")
+    else:
+        messages.success(request, success)
+
+
 def _page_size() -> int:
     return int(settings.FRONTEND_PAGE_SIZE)
 
@@ -120,10 +129,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
         created = _submit(form, outages, api.customer_create, token=api_token_for(request))
         if created is not None:
             customer = created.entity
-            if created.replayed:
-                messages.info(request, f"That form was already submitted: customer “{customer.name}” exists once.")
-            else:
-                messages.success(request, f"Customer “{customer.name}” was created.")
+            _say_created(request, created, "customer", f"Customer “{customer.name}” was created.")
             return redirect("frontend:customer_detail", customer_id=customer.id)
     return render(
         request,
@@ -234,10 +240,7 @@ def product_create(request: HttpRequest) -> HttpResponse:
         created = _submit(form, outages, api.product_create, token=api_token_for(request))
         if created is not None:
             product = created.entity
-            if created.replayed:
-                messages.info(request, f"That form was already submitted: product “{product.name}” exists once.")
-            else:
-                messages.success(request, f"Product “{product.name}” was created at {product.unit_price}.")
+            _say_created(request, created, "product", f"Product “{product.name}” was created at {product.unit_price}.")
             return redirect("frontend:product_list")
     return render(
         request,

@@ -24,6 +24,7 @@ from common.waiting import wait_until
 from ops.gateway_config import render_local
 from ops.processes import Nginx, free_port
 from ops.services import ROUTED_SERVICES
+from tests.json_backend import JsonHandler
 
 pytestmark = pytest.mark.integration
 
@@ -61,21 +62,13 @@ class HoldingBackend:
     def handler(self) -> type[BaseHTTPRequestHandler]:
         backend = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 if self.path.startswith(HOLD_PATH):
                     with backend.lock:
                         backend.held += 1
                     backend.released.wait(timeout=60)
-                body = b'{"ok": true}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
+                self.answer(200)
 
         return Handler
 

@@ -6,10 +6,9 @@ file cannot silently leave local mode with the swarm's DNS names, ports or limit
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import requests
 from ops.gateway_config import GATEWAY_CONF, GatewayConfigError, render_local
 from ops.processes import Nginx, free_port
 from ops.services import ROUTED_SERVICES
+from tests.json_backend import JsonHandler
 
 pytestmark = pytest.mark.integration
 
@@ -77,18 +77,10 @@ def test_turning_the_limit_off_needs_the_public_key_line(tmp_path):
         render(source, rate_limit=False)
 
 
-class Backend(BaseHTTPRequestHandler):
+class Backend(JsonHandler):
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = json.dumps({"ok": True}).encode()
-        self.send_response(201)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        self.read_body()
+        self.answer(201)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,34 +24,24 @@ import requests
 from common.waiting import wait_until
 from ops.gateway_config import render_local
 from ops.processes import Nginx, free_port
+from tests.json_backend import JsonHandler
 from tests.timeout_chain import chain
 
 pytestmark = pytest.mark.integration
 
 
-class LiveHandler(BaseHTTPRequestHandler):
+class LiveHandler(JsonHandler):
     server: LiveServer
 
     def do_GET(self) -> None:
         self.answer(200)
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.read_body()
         with self.server.lock:
             self.server.writes += 1
         time.sleep(self.server.write_pause)
         self.answer(201)
-
-    def answer(self, status: int) -> None:
-        body = b'{"ok": true}'
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 class LiveServer(ThreadingHTTPServer):
