@@ -20,15 +20,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import redis
 
-from bench.machine import child_pids, cpu_seconds, load_average, machine_info, rss_mb
+from bench.machine import child_pids, cpu_seconds, load_average, machine_info, pss_mb, rss_mb
 from bench.report import print_table, write_json
 from bench.seed import Dataset, Seeder, setup_django
 from bench.wrk import Figures, WrkError, run_wrk, wrk_path
 from ops import credentials
-from ops.processes import Gunicorn, Nginx
+from ops.processes import Gunicorn, LocalProcess, Nginx, free_port, http_status
 from ops.services import API_SERVICES
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -36,6 +37,13 @@ DEFAULT_SIZES = (1_000, 10_000, 100_000)
 # Ids the POST scenario picks from; enough to spread the writes, few enough for wrk's command line.
 POST_ID_SAMPLE = 100
 DEEP_PAGE_FRACTION = 0.9
+BARE_SCENARIO = "bare_get_direct"
+# Single-entity scenarios and what their server CPU per request is compared with, in one run.
+CEILING_RATIOS = {
+    "customer_get_direct": BARE_SCENARIO,
+    "customer_get_gateway": BARE_SCENARIO,
+    "invoice_create": "customer_get_gateway",
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,8 @@ class Scenario:
     description: str
     url: Callable[[Targets, Dataset], str]
     lua_args: Callable[[Dataset], list[str]] = lambda _data: []
+    # Runs only where the benchmark serves the bare view itself (local mode).
+    needs_bare: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class Targets:
     gateway: str
     customers_direct: str
     deep_cursor: str = ""
+    bare_direct: str = ""
 
 
 SCENARIOS = [
@@ -63,6 +74,12 @@ SCENARIOS = [
         "customer_get_direct",
         "GET one customer straight to one customers process",
         lambda t, d: f"{t.customers_direct}/api/customers/{d.customer_ids[len(d.customer_ids) // 2]}/",
+    ),
+    Scenario(
+        BARE_SCENARIO,
+        "the ceiling: GET one customer from a bare Django + DRF view (bench/bare.py), same gunicorn settings",
+        lambda t, d: f"{t.bare_direct}/api/customers/{d.customer_ids[len(d.customer_ids) // 2]}/",
+        needs_bare=True,
     ),
     Scenario("customers_first_page", "first page of customers (20)", lambda t, d: f"{t.gateway}/api/customers/"),
     Scenario(
@@ -147,6 +164,9 @@ class System:
     worker_pids: Callable[[], dict[str, list[int]]]
     # What a write sends to be allowed (the API token).
     write_headers: dict[str, str]
+    # The bare Django + DRF view (local mode only) and every server process by replica, masters included.
+    bare_direct: str = ""
+    replica_pids: Callable[[], dict[str, list[int]]] = dict
 
 
 def _redis(url: str) -> redis.Redis:
@@ -178,21 +198,40 @@ def local_system(workers: int) -> Iterator[System]:
                 }
             )
 
-            def worker_pids() -> dict[str, list[int]]:
-                # The servers on a request's path: the APIs' gunicorns and nginx (not Redis).
-                return {
-                    child.name: child_pids(child.pid)
-                    for child in system.children
-                    if isinstance(child, Gunicorn | Nginx)
-                }
+            bare, bare_url = start_bare(workers, f"redis://:{password}@127.0.0.1:{ports.redis('customers')}/0", run_dir)
+            servers = [child for child in system.children if isinstance(child, Gunicorn | Nginx)] + [bare]
 
-            yield System(
-                system.gateway_url,
-                f"http://127.0.0.1:{ports.customers}",
-                seeder,
-                worker_pids,
-                system.credentials.api_headers(),
-            )
+            def worker_pids() -> dict[str, list[int]]:
+                # The servers on a request's path: the APIs' gunicorns, nginx and the bare view (not Redis).
+                return {child.name: child_pids(child.pid) for child in servers}
+
+            def replica_pids() -> dict[str, list[int]]:
+                return {child.name: [child.pid, *child_pids(child.pid)] for child in servers}
+
+            try:
+                yield System(
+                    system.gateway_url,
+                    f"http://127.0.0.1:{ports.customers}",
+                    seeder,
+                    worker_pids,
+                    system.credentials.api_headers(),
+                    bare_direct=bare_url,
+                    replica_pids=replica_pids,
+                )
+            finally:
+                bare.stop()
+
+
+def start_bare(workers: int, redis_url: str, run_dir: str) -> tuple[LocalProcess, str]:
+    """bench/bare.py under gunicorn with the services' config, on a free port, answering; its URL."""
+    port = free_port()
+    env = {"BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers), "BARE_REDIS_URL": redis_url}
+    argv = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "bench.bare"]
+    bare = LocalProcess("bare", argv, env=env, log_path=Path(run_dir) / "bare.log")
+    bare.env.pop("DJANGO_SETTINGS_MODULE", None)
+    bare.start()
+    bare.wait_until_answering("the bare view", lambda: http_status(port, "/api/customers/none/") == 404, timeout=60)
+    return bare, f"http://127.0.0.1:{port}"
 
 
 @contextmanager
@@ -258,7 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, pids in system.worker_pids().items()
             if name != "gateway"
         }
+        results["pss_mb_per_replica"] = {name: pss_mb(pids) for name, pids in system.replica_pids().items()}
     print(f"\ngunicorn worker RSS after the benchmark (MB): {json.dumps(results['worker_rss_mb'])}")
+    print(f"unique memory (PSS) per replica, master and workers (MB): {json.dumps(results['pss_mb_per_replica'])}")
     output = args.output or RESULTS_DIR / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
     write_json(output, results)
     print(f"results written to {output}")
@@ -276,9 +317,11 @@ def run_size(n: int, args: argparse.Namespace, system: System) -> dict[str, obje
     else:
         data = discover(system.gateway)
         deep_cursor = ""
-    targets = Targets(system.gateway, system.customers_direct, deep_cursor)
+    targets = Targets(system.gateway, system.customers_direct, deep_cursor, system.bare_direct)
     rows: dict[str, dict[str, object]] = {}
     for scenario in args.scenarios:
+        if scenario.needs_bare and not targets.bare_direct:
+            continue
         url = scenario.url(targets, data)
         lua_args = scenario.lua_args(data)
         # Only the write scenario carries the token, as a real client's reads would not.
@@ -313,8 +356,20 @@ def run_size(n: int, args: argparse.Namespace, system: System) -> dict[str, obje
             "cpu_us_per_request": cpu_us,
         }
     invoices_total = data.invoices if system.seeder is not None else None
-    size = {"n": n, "invoices_seeded": invoices_total, "scenarios": rows, "gateway_overhead": gateway_overhead(rows)}
+    size = {
+        "n": n,
+        "invoices_seeded": invoices_total,
+        "scenarios": rows,
+        "gateway_overhead": gateway_overhead(rows),
+        "ratios": ratios(rows),
+    }
     print_table(size)
+    for name, ratio in size["ratios"].items():
+        print(
+            f"{name} / {ratio['to']}: server CPU per request {ratio['cpu']:.2f}x, "
+            f"req/s {ratio['requests_per_second']:.2f}x",
+            flush=True,
+        )
     if size["gateway_overhead"]:
         overhead = size["gateway_overhead"]
         print(
@@ -323,6 +378,24 @@ def run_size(n: int, args: argparse.Namespace, system: System) -> dict[str, obje
             flush=True,
         )
     return size
+
+
+def ratios(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each single-entity scenario against its reference of the same run (CEILING_RATIOS): server
+    CPU per request and req/s, as ratios. Both taken in one run, they hold on a shared machine."""
+    found = {}
+    for name, reference in CEILING_RATIOS.items():
+        if name not in rows or reference not in rows:
+            continue
+        cpu, reference_cpu = (sum(rows[key]["cpu_us_per_request"].values()) for key in (name, reference))
+        rps, reference_rps = (rows[key]["requests_per_second"] for key in (name, reference))
+        if reference_cpu and reference_rps:
+            found[name] = {
+                "to": reference,
+                "cpu": round(cpu / reference_cpu, 2),
+                "requests_per_second": round(rps / reference_rps, 2),
+            }
+    return found
 
 
 def gateway_overhead(rows: dict[str, dict[str, object]]) -> dict[str, float] | None:

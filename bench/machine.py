@@ -57,6 +57,20 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def pss_mb(pids: list[int]) -> float | None:
+    """Proportional set size of processes together: each shared page counts once over them all
+    (a forked worker's pages shared with its master are not counted twice, as RSS counts them)."""
+    kilobytes = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    kilobytes += int(line.split()[1])
+        except OSError:
+            return None
+    return round(kilobytes / 1024, 1)
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time the processes have used so far (ended processes count as nothing)."""
     ticks = 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import SCENARIOS
+from bench.cli import CEILING_RATIOS, SCENARIOS
 from bench.inprocess import scenarios as inprocess_scenarios
 from bench.seed import Seeder
 from bench.servers import CONFIGS, available
@@ -90,6 +90,15 @@ def test_wrk_benchmark_reports_every_scenario_from_real_requests(tmp_path: Path)
         assert figures["status_errors"] == 0, (name, figures)
         assert sum(figures["cpu_us_per_request"].values()) > 0, name
     assert all(rss > 0 for group in report["worker_rss_mb"].values() for rss in group.values())
+    # The ceiling and the invoice-to-GET ratio, each from figures of this one run.
+    assert set(size["ratios"]) == set(CEILING_RATIOS)
+    for name, ratio in size["ratios"].items():
+        assert ratio["to"] == CEILING_RATIOS[name]
+        assert ratio["cpu"] > 0, (name, ratio)
+        assert ratio["requests_per_second"] > 0, (name, ratio)
+    pss = report["pss_mb_per_replica"]
+    assert {"customers", "products", "invoices", "bare", "gateway"} <= set(pss)
+    assert all(megabytes and megabytes > 0 for megabytes in pss.values()), pss
     overhead = size["gateway_overhead"]
     assert overhead["nginx_cpu_us_per_request"] > 0
     assert 0 < overhead["share_of_server_cpu"] < 1
