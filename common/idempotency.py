@@ -8,7 +8,7 @@ requests with one key create one entity. The same key with a different request i
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -17,7 +17,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 
 from common.errors import Conflict, FieldInvalid
-from common.store import Claim
+from common.store import Claim, EntityStore
 
 T = TypeVar("T")
 
@@ -61,6 +61,25 @@ class Created(Generic[T]):
 
     entity: T
     replayed: bool = False
+
+
+def insert_once(
+    entities: EntityStore,
+    entity_id: str,
+    fields: Mapping[str, str],
+    *,
+    score: float,
+    attempt: Attempt | None,
+    extra_indexes: Sequence[str] = (),
+) -> Recorded | None:
+    """Write an entity and its index entries in one transaction, with its Idempotency-Key if any.
+
+    With the key already recorded (by an earlier or a concurrent request), nothing is written and
+    what that request recorded is returned; None means this one was written.
+    """
+    claim = attempt.claim(entities.kind, entity_id) if attempt else None
+    holder = entities.insert(entity_id, fields, score=score, extra_indexes=extra_indexes, claim=claim)
+    return Recorded.parse(holder) if holder else None
 
 
 def claim_key(kind: str, key: str) -> str:

@@ -9,7 +9,7 @@ the same code on a given client (the benchmarks' seeder batches its writes that 
 
 import redis
 
-from common.idempotency import Attempt, Recorded
+from common.idempotency import Attempt, Recorded, insert_once
 from common.store import EntityStore, from_row, to_row
 from customers.domain import Customer
 
@@ -25,14 +25,8 @@ class CustomerStore:
     def customer_insert(
         self, customer: Customer, *, score: float, idempotency: Attempt | None = None
     ) -> Recorded | None:
-        """Write the customer and its index entry in one transaction, with its Idempotency-Key if any.
-
-        With the key already recorded (by an earlier or a concurrent request), nothing is written
-        and what that request recorded is returned; None means this one was written.
-        """
-        claim = idempotency.claim("customer", customer.id) if idempotency else None
-        holder = self._entities.insert(customer.id, to_row(customer), score=score, claim=claim)
-        return Recorded.parse(holder) if holder else None
+        """common.idempotency.insert_once for a customer."""
+        return insert_once(self._entities, customer.id, to_row(customer), score=score, attempt=idempotency)
 
     def customer_save_fields(self, customer_id: str, fields: dict[str, str]) -> Customer | None:
         row = self._entities.update(customer_id, fields)

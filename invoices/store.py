@@ -12,7 +12,7 @@ import typing
 
 import redis
 
-from common.idempotency import Attempt, Recorded, claim_key
+from common.idempotency import Attempt, Recorded, claim_key, insert_once
 from common.store import EntityStore, from_row, to_row
 from invoices.domain import Invoice
 
@@ -31,24 +31,19 @@ class InvoiceStore:
 
     def idempotency_recorded(self, idempotency: Attempt) -> Recorded | None:
         """What an earlier request with this Idempotency-Key recorded, if any."""
-        value = typing.cast("str | None", self._entities.redis.get(claim_key("invoice", idempotency.key)))
+        value = typing.cast("str | None", self._entities.redis.get(claim_key(self._entities.kind, idempotency.key)))
         return Recorded.parse(value) if value else None
 
     def invoice_insert(self, invoice: Invoice, *, score: float, idempotency: Attempt | None = None) -> Recorded | None:
-        """Write the invoice and its index entries in one transaction, with its Idempotency-Key if any.
-
-        With the key already recorded (by an earlier or a concurrent request), nothing is written
-        and what that request recorded is returned; None means this one was written.
-        """
-        claim = idempotency.claim("invoice", invoice.id) if idempotency else None
-        holder = self._entities.insert(
+        """common.idempotency.insert_once for an invoice, also in its customer's index."""
+        return insert_once(
+            self._entities,
             invoice.id,
             to_row(invoice),
             score=score,
+            attempt=idempotency,
             extra_indexes=[_customer_index(invoice.customer_id)],
-            claim=claim,
         )
-        return Recorded.parse(holder) if holder else None
 
     def invoice_page(
         self, *, customer_id: str | None, cursor: str | None, limit: int

@@ -9,7 +9,7 @@ the same code on a given client (the benchmarks' seeder batches its writes that 
 
 import redis
 
-from common.idempotency import Attempt, Recorded
+from common.idempotency import Attempt, Recorded, insert_once
 from common.store import EntityStore, from_row, to_row
 from products.domain import Product
 
@@ -23,14 +23,8 @@ class ProductStore:
         return from_row(Product, row) if row else None
 
     def product_insert(self, product: Product, *, score: float, idempotency: Attempt | None = None) -> Recorded | None:
-        """Write the product and its index entry in one transaction, with its Idempotency-Key if any.
-
-        With the key already recorded (by an earlier or a concurrent request), nothing is written
-        and what that request recorded is returned; None means this one was written.
-        """
-        claim = idempotency.claim("product", product.id) if idempotency else None
-        holder = self._entities.insert(product.id, to_row(product), score=score, claim=claim)
-        return Recorded.parse(holder) if holder else None
+        """common.idempotency.insert_once for a product."""
+        return insert_once(self._entities, product.id, to_row(product), score=score, attempt=idempotency)
 
     def product_save_fields(self, product_id: str, fields: dict[str, str]) -> Product | None:
         row = self._entities.update(product_id, fields)
