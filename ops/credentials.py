@@ -101,14 +101,19 @@ def read(path: Path = DEFAULT_FILE) -> Credentials | None:
 
 
 def write(credentials: Credentials, path: Path = DEFAULT_FILE) -> None:
-    """Write the file readable and writable by its owner only (0600), whatever the umask."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# Made by ops.credentials; delete this file to get new credentials on the next `make up`."]
     lines += [f"{key}={getattr(credentials, field)}" for key, field in FIELDS.items()]
+    write_private(path, "\n".join(lines) + "\n")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a file only its owner can read and write (0600 whatever the umask, also when
+    the file existed with wider rights); a missing folder is made 0700."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(descriptor, 0o600)
     with os.fdopen(descriptor, "w") as file:
-        file.write("\n".join(lines) + "\n")
+        file.write(text)
 
 
 def _owner_only(path: Path) -> bool:

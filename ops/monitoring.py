@@ -40,6 +40,7 @@ from pathlib import Path
 from common.waiting import WaitTimeout, wait_until
 from ops import bases, cli, images, stack
 from ops.cli import say
+from ops.credentials import write_private
 from ops.engine import EngineError, local
 
 REPO = Path(__file__).resolve().parent.parent
@@ -129,27 +130,18 @@ def _apt_proxy_build_args() -> dict[str, str]:
 # ------------------------------------------------------------------------------
 # Password
 # ------------------------------------------------------------------------------
-def _write_private(path: Path, text: str) -> None:
-    """Write `text` to a file only the user can read (0600, in a 0700 directory)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(text)
-    path.chmod(0o600)
-
-
 def ensure_password() -> str | None:
     """Make the password (and the web config with its hash) when missing; the new password, else None."""
     created = None
     if not PASSWORD_FILE.is_file():
         created = secrets.token_urlsafe(24)
-        _write_private(PASSWORD_FILE, created + "\n")
+        write_private(PASSWORD_FILE, created + "\n")
     if not _web_config_matches(password()):
         # Imported here: only the host tooling that deploys needs it, not every reader of this module.
         import bcrypt
 
         hashed = bcrypt.hashpw(password().encode(), bcrypt.gensalt()).decode()
-        _write_private(WEB_CONFIG_FILE, f"basic_auth_users:\n  {PROMETHEUS_USER}: {hashed}\n")
+        write_private(WEB_CONFIG_FILE, f"basic_auth_users:\n  {PROMETHEUS_USER}: {hashed}\n")
     return created
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Self
 
 from common.waiting import wait_until
+from ops.credentials import write_private
 from ops.gateway_config import TEMP_DIRS
 from ops.services import service
 
@@ -248,9 +249,7 @@ class RedisServer(LocalProcess):
                 raise ProcessError("a redis-server with a password needs a data_dir for its config file")
             # In a file only we can read, first on the command line: never in argv, where `ps` shows it.
             config = data_dir / "auth.conf"
-            descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w") as file:
-                file.write(f"requirepass {password}\n")
+            write_private(config, f"requirepass {password}\n")
             argv.insert(1, str(config))
         super().__init__(name, argv, log_path=log_path, own_group=own_group)
 
