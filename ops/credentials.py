@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = REPO / ".run" / "credentials.env"
 OPERATOR_USERNAME = "operator"
+# The credentials the stack gets as Docker secrets: their names in swarm-stack.yml, which are also
+# the fields of Credentials that hold them.
+SECRET_NAMES = ("api_token", "operator_password", "redis_password")
 
 # Line in the file -> field of Credentials.
 FIELDS = {
@@ -65,11 +68,7 @@ class Credentials:
 
     def docker_secrets(self) -> dict[str, str]:
         """Secret name in the stack file (without the stack's prefix) -> its value."""
-        return {
-            "api_token": self.api_token,
-            "operator_password": self.operator_password,
-            "redis_password": self.redis_password,
-        }
+        return {name: getattr(self, name) for name in SECRET_NAMES}
 
 
 def secret_name(stack: str, name: str, value: str) -> str:

@@ -129,7 +129,7 @@ def ensure_credentials(
 def remove_stale_secrets(stack: str, current: Iterable[str], *, engine: Engine) -> None:
     """Secrets of earlier credentials: removed once no service uses them (a later run retries)."""
     kept = set(current)
-    for name in credentials.Credentials.generate().docker_secrets():
+    for name in credentials.SECRET_NAMES:
         for secret in engine.secrets(f"{stack}_{name}_"):
             if secret not in kept:
                 engine.secret_remove(secret)
@@ -225,8 +225,11 @@ def docker_socket_gid(settings: StackSettings, *, engine: Engine) -> str:
     return gid
 
 
-def deploy(settings: StackSettings, stack: str = STACK, *, engine: Engine | None = None) -> credentials.Credentials:
-    """Create the secrets the stack needs when missing, deploy it; the credentials it runs with."""
+def deploy(
+    settings: StackSettings, stack: str = STACK, *, engine: Engine | None = None
+) -> tuple[credentials.Credentials, bool]:
+    """Create the secrets the stack needs when missing, deploy it; the credentials it runs with, and
+    whether they were made just now (then they are shown once)."""
     engine = engine or local()
     ensure_secret(engine=engine)
     found, created, secret_variables = ensure_credentials(stack, engine=engine)
@@ -242,7 +245,7 @@ def deploy(settings: StackSettings, stack: str = STACK, *, engine: Engine | None
     remove_stale_secrets(stack, secret_variables.values(), engine=engine)
     if created:
         say(f"new credentials in {credentials.DEFAULT_FILE} (readable by you only); shown once below")
-    return found
+    return found, created
 
 
 # ------------------------------------------------------------------------------
@@ -607,8 +610,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.https_self_signed:
         ensure_self_signed_tls(settings)
     since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
-    shown = not credentials.DEFAULT_FILE.exists()
-    running_with = deploy(settings)
+    running_with, shown = deploy(settings)
     wait_converged(timeout=args.timeout, since=since)
     say(f"stack {STACK} is up: every service converged, every task healthy")
     print_urls(settings, https=https_enabled(settings, engine=local()))
