@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 
 import requests
 
+from common.http import SAFE_METHODS
 from ops.credentials import Credentials
 from ops.local import LocalSystem, Ports
 
@@ -138,7 +139,7 @@ class Browser:
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         """A direct API call through the gateway, for setting up data quickly."""
         timeout = kwargs.pop("timeout", 20)
-        if method not in ("GET", "HEAD", "OPTIONS") and self.credentials is not None:
+        if method not in SAFE_METHODS and self.credentials is not None:
             kwargs["headers"] = {**self.credentials.api_headers(), **kwargs.get("headers", {})}
         return requests.request(method, self.base_url + path, timeout=timeout, **kwargs)
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 
+from common.http import SAFE_METHODS
 from common.waiting import wait_until
 from ops.local import LocalSystem, Ports
 
@@ -24,7 +25,7 @@ class Gateway:
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         """Writes carry the system's API token, as an API client's do."""
         kwargs.setdefault("timeout", 15)
-        if method not in ("GET", "HEAD", "OPTIONS"):
+        if method not in SAFE_METHODS:
             kwargs["headers"] = {**self.system.credentials.api_headers(), **kwargs.get("headers", {})}
         return self.session.request(method, self.url + path, **kwargs)
 
