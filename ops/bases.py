@@ -66,9 +66,14 @@ def _dockerfile_default(dockerfile: str, arg: str, fallback: str) -> str:
 _DEFAULT_PATH = "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def _finish_python(rootfs: Path) -> None:
-    # The bundle has to include the CA of any intercepting HTTPS proxy, or pip fails in builds.
+def trust_host_ca(rootfs: Path) -> None:
+    """Give a base the host's CA bundle: it has to include the CA of any intercepting HTTPS proxy,
+    or apt and pip over HTTPS fail inside builds. A Base's `finish`, or part of one."""
     shutil.copyfile(host_ca_bundle(), rootfs / "etc/ssl/certs/ca-certificates.crt")
+
+
+def _finish_python(rootfs: Path) -> None:
+    trust_host_ca(rootfs)
     # The public image answers to `python` as well; Dockerfiles may rely on it.
     (rootfs / "usr/local/bin/python").symlink_to("/usr/bin/python3")
 

@@ -29,7 +29,6 @@ import http.client
 import json
 import os
 import secrets
-import shutil
 import sys
 import urllib.error
 import urllib.parse
@@ -57,11 +56,6 @@ WEB_CONFIG_FILE = RUN_DIR / "prometheus-web.yml"
 PROMETHEUS_USER = "admin"
 
 
-def _finish_debian(rootfs: Path) -> None:
-    # apt over HTTPS inside builds must trust an intercepting proxy's CA as well.
-    shutil.copyfile(bases.host_ca_bundle(), rootfs / "etc/ssl/certs/ca-certificates.crt")
-
-
 # The plain Debian base Prometheus is installed on: the public image's offline equivalent.
 DEBIAN_BASE = bases.Base(
     key="debian",
@@ -70,7 +64,7 @@ DEBIAN_BASE = bases.Base(
     offline=f"offline/debian:{bases.DEBIAN_SUITE}",
     packages=("ca-certificates",),
     changes=('CMD ["bash"]',),
-    finish=_finish_debian,
+    finish=bases.trust_host_ca,
 )
 
 

@@ -39,11 +39,6 @@ USER_ID = 1000
 IMAGE = "test/newcomer:bullseye"
 
 
-def _finish_debian(rootfs: Path) -> None:
-    # apt and pip over HTTPS must trust an intercepting proxy's CA as well.
-    shutil.copyfile(bases.host_ca_bundle(), rootfs / "etc/ssl/certs/ca-certificates.crt")
-
-
 # Debian 11, as the public debian:bullseye-slim image is, or built from Debian packages offline.
 BULLSEYE_BASE = bases.Base(
     key="bullseye",
@@ -52,7 +47,7 @@ BULLSEYE_BASE = bases.Base(
     offline="offline/debian:bullseye",
     packages=("ca-certificates",),
     changes=('CMD ["bash"]',),
-    finish=_finish_debian,
+    finish=bases.trust_host_ca,
     suite="bullseye",
 )
 
