@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from ops import engine
+from ops import engine, setup
 from ops.cli import say
 
 REPO = Path(__file__).resolve().parent.parent
@@ -278,30 +278,123 @@ def image_size(ref: str) -> str:
     return f"{image.size / 1e6:.0f} MB" if image else "?"
 
 
-def public_base_usable(base: Base, pull_timeout: float) -> bool:
-    if image_exists(base.public):
-        say(f"base {base.key}: {base.public} is local")
-        return True
-    say(f"base {base.key}: trying docker pull {base.public} (timeout {pull_timeout:.0f}s)")
-    try:
-        engine.local().pull(base.public, timeout=pull_timeout)
-    except engine.EngineError as exc:
-        reason = (str(exc).strip().splitlines() or ["no error output"])[-1]
-        say(f"base {base.key}: pull failed: {reason}")
-        return False
-    say(f"base {base.key}: pulled {base.public}")
-    return True
+# ------------------------------------------------------------------------------
+# Official images or offline bases
+# ------------------------------------------------------------------------------
+# Seconds the engine may take to say whether the registry has an image: a question of a few
+# hundred bytes, so running out means the registry does not answer (the line says so).
+PROBE_TIMEOUT = 60
+# Seconds a pull may go without a word of progress: a stalled download fails, a slow one never.
+PULL_STALL_TIMEOUT = 300
+OFFLINE_BASES = "offline Debian-built bases"
 
 
-def choose_bases(keys: Sequence[str], offline: str, pull_timeout: float) -> dict[str, Base | None]:
-    """key -> Base whose offline image must be used, or None for the public image."""
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """What the engine knows of one public image: local, in the registry, or why not."""
+
+    ref: str
+    local: bool = False
+    digest: str = ""
+    # The registry did not answer: why (the engine's words).
+    unreachable: str = ""
+    # The registry answered, without this image: why.
+    refused: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImagePath:
+    """Which images a build takes, and the one line that says so and why."""
+
+    official: bool
+    line: str
+
+
+def probe(ref: str) -> Probe:
+    """Ask the engine (through its registry mirrors and credentials) whether `ref` can be pulled."""
+    if image_exists(ref):
+        return Probe(ref, local=True)
+    answer = engine.local().registry_digest(ref, timeout=PROBE_TIMEOUT)
+    return Probe(ref, digest=answer.digest, unreachable=answer.unreachable, refused=answer.refused)
+
+
+def probe_all(refs: Sequence[str]) -> list[Probe]:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(refs) or 1) as pool:
+        return list(pool.map(probe, refs))
+
+
+def choose_path(
+    probes: Sequence[Probe],
+    *,
+    subject: str = "bases",
+    offline_label: str = OFFLINE_BASES,
+    otherwise: str = "--offline yes builds the bases from Debian packages instead",
+) -> ImagePath:
+    """Official images when each is local or the registry has it; the offline ones when the
+    registry does not answer. A registry that answers without an image is an error, not a reason
+    to switch: the name is wrong, or access is refused (`otherwise` says what the user can do)."""
+    if unreachable := [p for p in probes if p.unreachable]:
+        return ImagePath(False, f"{subject}: {offline_label} (registry does not answer: {unreachable[0].unreachable})")
+    if refused := [p for p in probes if p.refused]:
+        names = ", ".join(f"{p.ref} ({p.refused})" for p in refused)
+        raise BuildError(
+            f"the registry answers but gives no {names}: check the name and any docker login"
+            + f"; {otherwise}" * bool(otherwise)
+        )
+    pulled = [p.ref for p in probes if not p.local]
+    local = [p.ref for p in probes if p.local]
+    reasons = [f"registry answers: {', '.join(pulled)}"] * bool(pulled) + [f"local: {', '.join(local)}"] * bool(local)
+    return ImagePath(True, f"{subject}: official images ({'; '.join(reasons)})")
+
+
+def pull_with_progress(ref: str) -> None:
+    """docker pull, one line per layer as it starts, every few seconds while it downloads, and when done."""
+    started = time.monotonic()
+    shown: dict[str, tuple[str, float]] = {}
+
+    def progress(message: dict) -> None:
+        layer, status = message.get("id", ""), message.get("status", "")
+        if not layer or layer == ref.rsplit(":", 1)[-1]:
+            return
+        detail = message.get("progressDetail") or {}
+        last_status, last_time = shown.get(layer, ("", 0.0))
+        now = time.monotonic()
+        if status == last_status and now - last_time < 5:
+            return
+        shown[layer] = (status, now)
+        if detail.get("total"):
+            status += f" {detail.get('current', 0) / 1e6:.1f}/{detail['total'] / 1e6:.1f} MB"
+        say(f"pull {ref}: {layer} {status}")
+
+    engine.local().pull(ref, timeout=PULL_STALL_TIMEOUT, progress=progress)
+    say(f"pull {ref}: done in {time.monotonic() - started:.0f}s, {image_size(ref)}")
+
+
+def prepare_bases(
+    bases: Sequence[Base], *, offline: str = "auto", force: bool = False, mirror: str | None = None
+) -> dict[str, str]:
+    """Make the bases ready, official or offline, after one line saying which and why; key -> image.
+
+    `offline`: "auto" takes the official images when each is local or the registry answers,
+    else builds every one from Debian packages; "yes" always builds, "no" always pulls.
+    """
     if offline == "yes":
-        return {key: BASES[key] for key in keys}
-    if offline == "no":
-        return dict.fromkeys(keys)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(keys) or 1) as pool:
-        usable = dict(zip(keys, pool.map(lambda key: public_base_usable(BASES[key], pull_timeout), keys)))
-    return {key: None if usable[key] else BASES[key] for key in keys}
+        path = ImagePath(False, f"bases: {OFFLINE_BASES} (--offline yes)")
+    elif offline == "no":
+        path = ImagePath(True, "bases: official images (--offline no)")
+    else:
+        path = choose_path(probe_all([base.public for base in bases]))
+    say(path.line)
+    if not path.official:
+        build_offline_bases(bases, force=force, mirror=mirror)
+        return {base.key: base.offline for base in bases}
+    for base in bases:
+        if not image_exists(base.public):
+            try:
+                pull_with_progress(base.public)
+            except engine.EngineError as exc:
+                raise BuildError(f"{exc} (--offline yes builds the bases from Debian packages instead)") from exc
+    return {base.key: base.public for base in bases}
 
 
 def build_offline_bases(bases: Sequence[Base], *, force: bool, mirror: str | None) -> None:
@@ -312,11 +405,7 @@ def build_offline_bases(bases: Sequence[Base], *, force: bool, mirror: str | Non
             say(f"base {base.key}: {base.offline} exists, kept (--force-bases rebuilds)")
     if not todo:
         return
-    for tool in ("debootstrap", "tar"):
-        if not shutil.which(tool):
-            raise BuildError(f"{tool} is needed to build offline bases (apt-get install {tool})")
-    if os.geteuid() != 0:
-        raise BuildError("debootstrap needs root to build the offline bases")
+    ensure_debootstrap()
     sources = {base.suite: host_apt_source(base.suite, mirror_override=mirror) for base in todo}
     say(f"offline bases: debootstrap for {', '.join(f'{b.key} ({b.suite})' for b in todo)}")
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(todo)) as pool:
@@ -329,6 +418,25 @@ def build_offline_bases(bases: Sequence[Base], *, force: bool, mirror: str | Non
                 errors.append(str(exc))
     if errors:
         raise BuildError("; ".join(errors))
+
+
+def ensure_debootstrap() -> None:
+    """Root and debootstrap, which only the offline path needs: installed here when root has apt-get."""
+    if os.geteuid() != 0:
+        raise BuildError(
+            "building the offline bases needs root and debootstrap: sudo apt-get install debootstrap, "
+            "then sudo .venv/bin/python -m ops.images bases, then run this again"
+        )
+    missing = setup.missing_packages({"debootstrap": "debootstrap", "tar": "tar"})
+    if not missing:
+        return
+    if not shutil.which("apt-get"):
+        raise BuildError(f"building the offline bases needs {' and '.join(missing)}: install it, then run this again")
+    say(f"offline bases: installing {' '.join(missing)} (apt-get), which only the offline path needs")
+    try:
+        setup.install_packages(missing)
+    except subprocess.CalledProcessError as exc:
+        raise BuildError(f"apt-get install {' '.join(missing)} failed (exit {exc.returncode})") from exc
 
 
 def _build_offline_base(base: Base, source: AptSource) -> None:

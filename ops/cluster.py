@@ -441,10 +441,11 @@ def push_images(tag: str, infra_tag: str, *, build: bool) -> None:
     missing = [s for s, t in wanted.items() if not bases.image_exists(f"demo/{s}:{t}")]
     if missing and not build:
         raise ClusterError(f"images missing: {', '.join(f'demo/{s}:{wanted[s]}' for s in missing)} (drop --no-build)")
+    base_images = images.bases_for(missing) if missing else {}
     for image_tag in sorted({wanted[s] for s in missing}):
         services = [service for service in missing if wanted[service] == image_tag]
         say(f"building what is missing: {', '.join(services)} as demo/<service>:{image_tag}")
-        images.build(services, tag=image_tag)
+        images.build(services, tag=image_tag, base_images=base_images)
     port = registry_port()
     host = local()
     for service, image_tag in wanted.items():

@@ -143,6 +143,16 @@ class Network:
 
 
 @dataclasses.dataclass(frozen=True)
+class RegistryAnswer:
+    """What a registry said of an image: its digest, or why not (it did not answer, or refused)."""
+
+    ref: str
+    digest: str = ""
+    unreachable: str = ""
+    refused: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class ExecResult:
     returncode: int
     stdout: str
@@ -912,16 +922,39 @@ class Engine:
             for row in rows
         ]
 
-    def pull(self, ref: str, *, timeout: float) -> None:
-        """`docker pull`, given up after `timeout` seconds without an answer."""
-        self._run(["pull", "--quiet", ref])
+    def registry_digest(self, ref: str, *, timeout: float) -> RegistryAnswer:
+        """What the registry says of `ref`, asked through this engine (`docker manifest inspect`
+        without the CLI): the engine applies its registry mirrors and credentials, as for a pull."""
+        client = self._connect(timeout)
+        try:
+            attrs = client.api.inspect_distribution(ref)
+        except docker.errors.APIError as exc:
+            reason = _registry_reason(str(exc.explanation or exc))
+            # 4xx: the registry answered (unknown name, denied); 5xx: the engine could not reach it.
+            if exc.status_code is not None and 400 <= exc.status_code < 500:
+                return RegistryAnswer(ref, refused=reason)
+            return RegistryAnswer(ref, unreachable=reason)
+        except requests.exceptions.RequestException as exc:
+            return RegistryAnswer(ref, unreachable=f"no answer within {timeout:.0f}s ({type(exc).__name__})")
+        finally:
+            client.close()
+        return RegistryAnswer(ref, digest=str((attrs.get("Descriptor") or {}).get("digest", "")))
+
+    def pull(self, ref: str, *, timeout: float, progress: Callable[[dict], None] | None = None) -> None:
+        """`docker pull`: every message of the engine's progress goes to `progress`; given up only
+        after `timeout` seconds without any message (a stalled pull, not a slow one)."""
+        self._run(["pull", *["--quiet"] * (progress is None), ref])
         client = self._connect(timeout)
         repository, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
         with self._errors(f"docker pull {ref}"):
             try:
-                client.api.pull(repository, tag=tag)
-            except requests.exceptions.Timeout as exc:
-                raise EngineError(f"no answer within {timeout:.0f}s") from exc
+                for message in client.api.pull(repository, tag=tag, stream=True, decode=True):
+                    if message.get("error"):
+                        raise EngineError(f"docker pull {ref}: {message['error']}")
+                    if progress:
+                        progress(message)
+            except requests.exceptions.RequestException as exc:
+                raise EngineError(f"docker pull {ref}: no progress for {timeout:.0f}s ({type(exc).__name__})") from exc
             finally:
                 client.close()
 
@@ -994,6 +1027,11 @@ class Engine:
             ).splitlines():
                 if '"error"' in line:
                     raise EngineError(line)
+
+
+def _registry_reason(explanation: str) -> str:
+    """The engine's reason without the URL it tried: `Get "https://.../v2/": dial tcp: lookup x: no such host`."""
+    return explanation.split('": ', 1)[-1].strip() if explanation.startswith("Get ") else explanation.strip()
 
 
 def _labels(labels: Mapping[str, str]) -> list[str]:

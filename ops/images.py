@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from ops import cli, engine
-from ops.bases import BASES, LOG_DIR, BuildError, build_offline_bases, choose_bases, image_exists, image_size, log_tail
+from ops.bases import BASES, LOG_DIR, BuildError, build_offline_bases, image_exists, image_size, log_tail, prepare_bases
 from ops.cli import say
 from ops.services import DJANGO_SERVICES, SERVICES
 from ops.wheelhouse import WHEELHOUSE, fill_wheelhouse
@@ -60,7 +60,7 @@ class ImageSpec:
     build_args: dict[str, str]
 
 
-def image_spec(service: str, tag: str, base_images: dict[str, str]) -> ImageSpec:
+def image_spec(service: str, tag: str, base_images: Mapping[str, str]) -> ImageSpec:
     if service in DJANGO_SERVICES:
         return ImageSpec(
             service,
@@ -130,13 +130,23 @@ def build_broken(registry: str, tag: str, good_ref: str, *, verbose: bool) -> st
     return ref
 
 
+def bases_for(
+    services: Sequence[str], *, offline: str = "auto", force: bool = False, mirror: str | None = None
+) -> dict[str, str]:
+    """The base images `services` are built on, made ready (pulled or built), after the one line
+    saying whether they are the official images or the offline ones, and why: key -> image."""
+    needed = [BASES[key] for key in dict.fromkeys(SERVICE_BASE[s] for s in services)]
+    with exclusive_run():
+        return prepare_bases(needed, offline=offline, force=force, mirror=mirror)
+
+
 def build(
     services: Sequence[str] = ALL_SERVICES,
     *,
     tag: str = "v1",
     registry: str = "demo",
     offline: str = "auto",
-    pull_timeout: float = 20,
+    base_images: Mapping[str, str] | None = None,
     force_bases: bool = False,
     mirror: str | None = None,
     no_cache: bool = False,
@@ -146,24 +156,20 @@ def build(
 ) -> None:
     """Build <registry>/<service>:<tag> for each service, and the bases and wheelhouse they need.
 
-    `offline`: "auto" uses the public bases when local or pullable, else offline ones; "yes"
-    always the offline ones, "no" always the public ones. `broken` builds customers, then
-    replaces it by an image whose healthcheck always fails. Prints a table of what was built;
-    raises BuildError naming the services that failed (the others are built all the same).
+    `offline`: "auto" uses the official bases when local or pullable, else offline ones; "yes"
+    always the offline ones, "no" always the official ones. `base_images` (from bases_for) skips
+    that choice. `broken` builds customers, then replaces it by an image whose healthcheck always
+    fails. Prints a table of what was built; raises BuildError naming the services that failed
+    (the others are built all the same).
     """
     services = ["customers"] if broken else list(dict.fromkeys(services))
+    phase = time.monotonic()
+    if base_images is None:
+        base_images = bases_for(services, offline=offline, force=force_bases, mirror=mirror)
     with exclusive_run():
-        needed = list(dict.fromkeys(SERVICE_BASE[s] for s in services))
-        say(f"build {', '.join(services)} as {registry}/<service>:{tag} (offline: {offline})")
+        say(f"build {', '.join(services)} as {registry}/<service>:{tag}")
         timings: list[tuple[str, str, float]] = []
-
-        phase = time.monotonic()
-        chosen = choose_bases(needed, offline, pull_timeout)
-        build_offline_bases([base for base in chosen.values() if base is not None], force=force_bases, mirror=mirror)
-        base_images = {key: (base.offline if base else BASES[key].public) for key, base in chosen.items()}
-        for key, ref in base_images.items():
-            say(f"base {key}: using {ref}")
-        timings.append(("bases", ", ".join(base_images.values()), time.monotonic() - phase))
+        timings.append(("bases", ", ".join(dict.fromkeys(base_images.values())), time.monotonic() - phase))
 
         if any(s in DJANGO_SERVICES for s in services):
             phase = time.monotonic()
@@ -224,7 +230,6 @@ def cmd_build(args: argparse.Namespace) -> int:
         tag=args.tag,
         registry=args.registry,
         offline=args.offline,
-        pull_timeout=args.pull_timeout,
         force_bases=args.force_bases,
         mirror=args.mirror,
         no_cache=args.no_cache,
@@ -267,7 +272,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--offline",
         choices=("auto", "yes", "no"),
         default="auto",
-        help="auto: public bases if local or pullable, else offline ones; yes: always offline; no: always public",
+        help="auto: the official bases if local or the registry answers, else offline ones built from Debian "
+        "packages; yes: always offline; no: always official",
     )
     build_cmd.add_argument(
         "--service", action="append", choices=ALL_SERVICES, help="build only this one (repeatable); default: all"
@@ -278,9 +284,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="make <registry>/customers:<tag> an image whose healthcheck always fails (docker/broken.Dockerfile)",
     )
     build_cmd.add_argument("--push", action="store_true", help="docker push the images afterwards")
-    build_cmd.add_argument(
-        "--pull-timeout", type=float, default=20, help="seconds a probing docker pull may take (auto)"
-    )
     build_cmd.add_argument("--force-bases", action="store_true", help="rebuild offline bases even if they exist")
     build_cmd.add_argument("--mirror", help="Debian mirror URL for debootstrap (default: the host's apt sources)")
     build_cmd.add_argument("--no-cache", action="store_true", help="docker build --no-cache: rebuild every layer")

@@ -98,14 +98,10 @@ class Settings:
 # ------------------------------------------------------------------------------
 # Image
 # ------------------------------------------------------------------------------
-def build_image(settings: Settings, *, offline: str = "auto", pull_timeout: float = 20, verbose: bool = False) -> str:
+def build_image(settings: Settings, *, offline: str = "auto", verbose: bool = False) -> str:
     """Build <registry>/prometheus:<tag> and return its name."""
     with images.exclusive_run():
-        if offline == "no" or (offline == "auto" and bases.public_base_usable(DEBIAN_BASE, pull_timeout)):
-            base = DEBIAN_BASE.public
-        else:
-            bases.build_offline_bases([DEBIAN_BASE], force=False, mirror=None)
-            base = DEBIAN_BASE.offline
+        base = bases.prepare_bases([DEBIAN_BASE], offline=offline)[DEBIAN_BASE.key]
         say(f"prometheus: on {base}")
         build_args = {DEBIAN_BASE.build_arg: base, **_apt_proxy_build_args()}
         spec = images.ImageSpec("prometheus", CONTEXT / "Dockerfile", CONTEXT, build_args)
@@ -322,7 +318,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             "--offline",
             choices=("auto", "yes", "no"),
             default="auto",
-            help="base: auto tries the public debian image, then builds one from Debian packages",
+            help="base: auto takes the official debian image when local or the registry answers, else builds one "
+            "from Debian packages",
         )
         sub.add_argument("--verbose", "-v", action="store_true", help="stream docker build output")
 

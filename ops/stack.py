@@ -180,8 +180,10 @@ class StackSettings:
 
 
 def build_images(settings: StackSettings) -> None:
-    images.build(DJANGO_SERVICES, tag=settings.tag, registry=settings.registry)
-    images.build(INFRA_SERVICES, tag=settings.infra_tag, registry=settings.registry)
+    # One choice of bases (and its one line) for both builds.
+    base_images = images.bases_for([*DJANGO_SERVICES, *INFRA_SERVICES])
+    images.build(DJANGO_SERVICES, tag=settings.tag, registry=settings.registry, base_images=base_images)
+    images.build(INFRA_SERVICES, tag=settings.infra_tag, registry=settings.registry, base_images=base_images)
 
 
 def deploy_file(

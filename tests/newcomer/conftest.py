@@ -94,11 +94,7 @@ def newcomer_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     context = tmp_path_factory.mktemp("newcomer-image")
     shutil.copy(HERE / "Dockerfile", context / "Dockerfile")
     shutil.copy(shutil.which("docker") or "docker", context / "docker")
-    if bases.public_base_usable(BULLSEYE_BASE, pull_timeout=20):
-        base = BULLSEYE_BASE.public
-    else:
-        bases.build_offline_bases([BULLSEYE_BASE], force=False, mirror=None)
-        base = BULLSEYE_BASE.offline
+    base = bases.prepare_bases([BULLSEYE_BASE])[BULLSEYE_BASE.key]
     try:
         # apt inside the build goes through the proxy the host's apt uses, if any.
         proxies = bases.host_apt_source(BULLSEYE_BASE.suite).environment()
