@@ -26,8 +26,8 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import os
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -49,8 +49,10 @@ REGISTRY_CONTAINER = f"{PREFIX}-registry"
 # The name the nodes reach the registry by; images in the stack are <this>:5000/<service>:<tag>.
 REGISTRY_HOST = "registry"
 REGISTRY_INNER_PORT = 5000
+# Built from Debian packages, only where no registry answers (else the official images below).
 NODE_IMAGE = "cluster/node:bookworm"
 REGISTRY_IMAGE = "cluster/registry:bookworm"
+OFFICIAL_REGISTRY_IMAGE = "registry:2"
 SOURCE_LABEL = f"{LABEL}.source"
 MANAGER = "m1"
 NODES = ("m1", "w1", "w2")
@@ -132,7 +134,47 @@ def _source_digest(folder: Path, base_id: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def ensure_cluster_images() -> None:
+@dataclasses.dataclass(frozen=True)
+class ClusterImages:
+    """The node and registry images, and where that registry image keeps its data."""
+
+    node: str
+    registry: str
+    registry_data: str
+
+
+DEBIAN_IMAGES = ClusterImages(NODE_IMAGE, REGISTRY_IMAGE, "/var/lib/docker-registry")
+
+
+def official_images() -> ClusterImages:
+    """docker:<the host engine's version>-dind, so the nodes run the engine the host runs; registry:2."""
+    version = str(local().info().get("ServerVersion", ""))
+    release = re.match(r"\d+\.\d+\.\d+", version)
+    node = f"docker:{release.group(0)}-dind" if release else "docker:dind"
+    return ClusterImages(node, OFFICIAL_REGISTRY_IMAGE, "/var/lib/registry")
+
+
+def ensure_cluster_images() -> ClusterImages:
+    """The official dind and registry images when local or the registry answers (pulled), else the
+    Debian-built ones (built); after one line saying which and why."""
+    official = official_images()
+    path = bases.choose_path(
+        bases.probe_all([official.node, official.registry]),
+        subject="cluster images",
+        offline_label=f"Debian-built {NODE_IMAGE} and {REGISTRY_IMAGE}",
+        otherwise="",
+    )
+    say(path.line)
+    if not path.official:
+        build_debian_images()
+        return DEBIAN_IMAGES
+    for ref in (official.node, official.registry):
+        if not bases.image_exists(ref):
+            bases.pull_with_progress(ref)
+    return official
+
+
+def build_debian_images() -> ClusterImages:
     """Build the node and registry images on the offline python base, when missing or changed."""
     base = bases.BASES["python"]
     bases.build_offline_bases([base], force=False, mirror=None)
@@ -150,6 +192,7 @@ def ensure_cluster_images() -> None:
             continue
         spec = images.ImageSpec(ref, folder / "Dockerfile", folder, {"BASE": base.offline, **proxies})
         images.docker_build(spec, ref, labels={SOURCE_LABEL: digest})
+    return DEBIAN_IMAGES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,7 +203,7 @@ class NodeAccess:
     volumes: tuple[str, ...]
 
 
-def node_access() -> NodeAccess:
+def node_access(node_image: str) -> NodeAccess:
     """--privileged when this engine grants it, else the explicit capability list (detected, once per up)."""
     host = local()
     cgroup_v1 = str(host.info().get("CgroupVersion")) == "1"
@@ -172,7 +215,7 @@ def node_access() -> NodeAccess:
 
     try:
         probe = host.run_to_end(
-            NODE_IMAGE, entrypoint="true", privileges=with_cgroups(PRIVILEGED).privileges, quiet=True
+            node_image, entrypoint="true", privileges=with_cgroups(PRIVILEGED).privileges, quiet=True
         )
         reason = probe.stderr
     except EngineError as exc:
@@ -206,7 +249,7 @@ def ensure_network(settings: ClusterSettings) -> None:
     local().network_create(NETWORK, subnet=settings.subnet, labels={LABEL: ""})
 
 
-def ensure_registry(settings: ClusterSettings) -> None:
+def ensure_registry(settings: ClusterSettings, cluster_images: ClusterImages) -> None:
     state = container_state(REGISTRY_CONTAINER)
     if state is None:
         say(
@@ -214,14 +257,14 @@ def ensure_registry(settings: ClusterSettings) -> None:
             f"127.0.0.1:{settings.registry_port} for the host"
         )
         local().run(
-            REGISTRY_IMAGE,
+            cluster_images.registry,
             name=REGISTRY_CONTAINER,
             hostname=REGISTRY_HOST,
             network=NETWORK,
             aliases=[REGISTRY_HOST],
             labels={LABEL: ""},
             publish=[("127.0.0.1", settings.registry_port, REGISTRY_INNER_PORT)],
-            volumes=[f"{REGISTRY_CONTAINER}-data:/var/lib/docker-registry"],
+            volumes=[f"{REGISTRY_CONTAINER}-data:{cluster_images.registry_data}"],
         )
     elif state != "running":
         say(f"registry {REGISTRY_CONTAINER}: starting ({state})")
@@ -253,21 +296,31 @@ def cgroup_parent(node: str) -> str:
     return f"/{container(node)}"
 
 
-def daemon_config(node: str) -> str:
-    # overlay2 works because /var/lib/docker is a volume on the host's own filesystem.
-    return json.dumps(
-        {
-            "storage-driver": "overlay2",
-            # The node's containers in a cgroup of their own, not beside the host's in /docker.
-            "cgroup-parent": cgroup_parent(node),
-            "insecure-registries": [f"{REGISTRY_HOST}:{REGISTRY_INNER_PORT}"],
-            "log-driver": "json-file",
-            "log-opts": {"max-size": "10m", "max-file": "3"},
-        }
-    )
+def dockerd_command(
+    *, cgroup_parent: str, insecure_registries: Sequence[str] = (), mirrors: Sequence[str] = ()
+) -> list[str]:
+    """A node's dockerd and its settings, for the official docker:dind image and docker/node alike.
+
+    Starting with `dockerd` keeps the official image's entrypoint from adding its unauthenticated
+    TCP listener: the engine answers on its Unix socket and on a second one the host reaches.
+    """
+    return [
+        "dockerd",
+        "--host=unix:///var/run/docker.sock",
+        f"--host=unix://{NODE_SOCKET_DIR}/docker.sock",
+        # overlay2 works because /var/lib/docker is a volume on the host's own filesystem.
+        "--storage-driver=overlay2",
+        # The node's containers in a cgroup of their own, not beside the host's in /docker.
+        f"--cgroup-parent={cgroup_parent}",
+        *(f"--insecure-registry={registry}" for registry in insecure_registries),
+        *(f"--registry-mirror={mirror}" for mirror in mirrors),
+        "--log-driver=json-file",
+        "--log-opt=max-size=10m",
+        "--log-opt=max-file=3",
+    ]
 
 
-def start_node(node: str, settings: ClusterSettings, access: NodeAccess | None) -> None:
+def start_node(node: str, settings: ClusterSettings, node_image: str, access: NodeAccess | None) -> None:
     name = container(node)
     state = container_state(name)
     if state == "running":
@@ -286,8 +339,10 @@ def start_node(node: str, settings: ClusterSettings, access: NodeAccess | None) 
     if node == MANAGER:
         publish.append(("127.0.0.1", settings.viz_port, 8080))
     local().run(
-        NODE_IMAGE,
-        ["--host", "unix:///var/run/docker.sock", "--host", f"unix://{NODE_SOCKET_DIR}/docker.sock"],
+        node_image,
+        dockerd_command(
+            cgroup_parent=cgroup_parent(node), insecure_registries=[f"{REGISTRY_HOST}:{REGISTRY_INNER_PORT}"]
+        ),
         name=name,
         hostname=node,
         init=True,
@@ -297,7 +352,6 @@ def start_node(node: str, settings: ClusterSettings, access: NodeAccess | None) 
         aliases=[node],
         privileges=access.privileges,
         volumes=[f"{name}-docker:/var/lib/docker", *access.volumes, f"{socket_dir}:{NODE_SOCKET_DIR}"],
-        env={"DOCKERD_CONFIG": daemon_config(node)},
         publish=publish,
     )
 
@@ -513,17 +567,20 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = settings_in_use(requested)
     if settings != requested:
         say(f"the existing nodes keep what they were started with ({settings}); `down` first to change it")
-    ensure_cluster_images()
+    cluster_images = ensure_cluster_images()
     ensure_network(settings)
-    ensure_registry(settings)
+    ensure_registry(settings, cluster_images)
     missing = [node for node in NODES if container_state(container(node)) is None]
-    access = node_access() if missing else None
-    node_image = local().image(NODE_IMAGE)
+    access = node_access(cluster_images.node) if missing else None
+    node_image = local().image(cluster_images.node)
     for node in NODES:
-        start_node(node, settings, access)
+        start_node(node, settings, cluster_images.node, access)
         running = local().inspect_container(container(node)) or {}
         if node_image is None or running.get("Image") != node_image.id:
-            say(f"node {node} runs an older {NODE_IMAGE}; `down` then `up` replaces it (the swarm starts over)")
+            say(
+                f"node {node} runs another image than {cluster_images.node}; "
+                "`down` then `up` replaces it (the swarm starts over)"
+            )
     for node in NODES:
         wait_engine(node)
     say("engines answer on every node (storage driver overlay2)")

@@ -1,14 +1,10 @@
 #!/bin/sh
-# Start dockerd as the container's main process.
+# Run the command, dockerd and its flags (ops.cluster passes them, as to the official docker:dind
+# image), as the container's main process.
 #
-# DOCKERD_CONFIG (JSON) becomes /etc/docker/daemon.json, so the registry the node trusts and
-# its storage driver are set by whoever starts the node. A node that was killed left pid files
-# behind in its writable layer; dockerd and containerd refuse to start while they exist.
+# A node that was killed left pid files behind in its writable layer; dockerd and containerd
+# refuse to start while they exist.
 set -eu
-mkdir -p /etc/docker
-if [ -n "${DOCKERD_CONFIG:-}" ]; then
-    printf '%s\n' "$DOCKERD_CONFIG" > /etc/docker/daemon.json
-fi
 find /run /var/run -name '*.pid' \( -path '*docker*' -o -path '*containerd*' \) -delete 2>/dev/null || true
 
 # cgroup v2 in a private cgroup namespace: the root of the namespace may not hold processes
@@ -19,4 +15,4 @@ if [ -f /sys/fs/cgroup/cgroup.controllers ] && grep -qx '0::/' /proc/self/cgroup
     xargs -rn1 < /sys/fs/cgroup/cgroup.procs > /sys/fs/cgroup/init/cgroup.procs || true
     sed -e 's/ / +/g' -e 's/^/+/' < /sys/fs/cgroup/cgroup.controllers > /sys/fs/cgroup/cgroup.subtree_control
 fi
-exec dockerd "$@"
+exec "$@"
