@@ -65,10 +65,13 @@ class Newcomer:
 
     checkout: Path
     socket_gid: int
+    # The engine the newcomer uses: its socket on the host, and the network the container joins.
+    socket: str = SOCKET
+    network: str = "host"
 
     def run(self, command: str, *, env: Mapping[str, str] | None = None, as_root: bool = False) -> Run:
         """`command` (sh) in a new container; its output streams to the test's output as it comes."""
-        argv = ["docker", "run", "--rm", "--network", "host", "--volume", f"{SOCKET}:{SOCKET}"]
+        argv = ["docker", "run", "--rm", "--network", self.network, "--volume", f"{self.socket}:{SOCKET}"]
         argv += ["--volume", f"{self.checkout}:{self.checkout}", "--workdir", str(self.checkout)]
         argv += ["--user", "0" if as_root else USER, "--group-add", str(self.socket_gid)]
         for name, value in (env or {}).items():
