@@ -362,7 +362,7 @@ def pull_with_progress(ref: str) -> None:
         if status == last_status and now - last_time < 5:
             return
         shown[layer] = (status, now)
-        if detail.get("total"):
+        if detail.get("total", 0) >= 1e6:
             status += f" {detail.get('current', 0) / 1e6:.1f}/{detail['total'] / 1e6:.1f} MB"
         say(f"pull {ref}: {layer} {status}")
 

@@ -78,6 +78,44 @@ def test_public_base_names_come_from_the_dockerfiles() -> None:
     assert bases.BASES["redis"].public == "redis:7-bookworm"
 
 
+NO_HUB = "dial tcp: lookup registry-1.docker.io: no such host"
+
+
+def test_when_the_registry_does_not_answer_the_offline_bases_are_chosen_with_one_line_saying_why() -> None:
+    probes = [bases.Probe("python:3.11-slim-bookworm", unreachable=NO_HUB), bases.Probe("redis:7-bookworm", local=True)]
+
+    path = bases.choose_path(probes)
+
+    assert not path.official
+    assert path.line == f"bases: offline Debian-built bases (registry does not answer: {NO_HUB})"
+
+
+def test_when_the_registry_answers_the_official_images_are_chosen_with_one_line_naming_them() -> None:
+    probes = [
+        bases.Probe("python:3.11-slim-bookworm", digest="sha256:1"),
+        bases.Probe("nginx:1.28-bookworm", digest="sha256:2"),
+        bases.Probe("redis:7-bookworm", local=True),
+    ]
+
+    path = bases.choose_path(probes)
+
+    assert path.official
+    assert path.line == (
+        "bases: official images (registry answers: python:3.11-slim-bookworm, nginx:1.28-bookworm; "
+        "local: redis:7-bookworm)"
+    )
+
+
+def test_a_registry_that_answers_without_an_image_is_an_error_naming_it_not_a_switch() -> None:
+    probes = [
+        bases.Probe("python:3.11-slim-bookworm", digest="sha256:1"),
+        bases.Probe("nginx:1.2-nope", refused="manifest unknown"),
+    ]
+
+    with pytest.raises(bases.BuildError, match=r"gives no nginx:1\.2-nope \(manifest unknown\).*--offline yes"):
+        bases.choose_path(probes)
+
+
 def _wait_healthy(container: str, timeout: float = 90) -> None:
     def healthy() -> bool:
         status = engine.local().container_health(container)
