@@ -8,9 +8,10 @@
 Every Django deployable comes from docker/Dockerfile (SERVICE build arg); Redis from
 docker/redis/Dockerfile; the gateway from docker/gateway/Dockerfile (NGINX_IMAGE build arg).
 
-Base images: the public python, nginx and redis images when Docker Hub is reachable (or they
-are already local); otherwise equivalents built from Debian bookworm packages with
-debootstrap and `docker import` (ops.bases, "offline bases").
+Base images: the official python, nginx and redis images when they are local or the engine's
+registry answers (pulled with progress); only when it does not, equivalents built from Debian
+bookworm packages with debootstrap and `docker import` (ops.bases, "offline bases"). One line
+says which, and why.
 
 Python dependencies are fetched once into build/wheelhouse (ops.wheelhouse: `pip wheel` run
 inside the python base on the host network); image builds then install from there, offline.

@@ -3,6 +3,7 @@ engine (-m swarm), a real customers image next to a real Redis image."""
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -114,6 +115,17 @@ def test_a_registry_that_answers_without_an_image_is_an_error_naming_it_not_a_sw
 
     with pytest.raises(bases.BuildError, match=r"gives no nginx:1\.2-nope \(manifest unknown\).*--offline yes"):
         bases.choose_path(probes)
+
+
+def test_without_root_the_offline_bases_stop_at_once_naming_the_command_to_run_as_root(monkeypatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+
+    with pytest.raises(
+        bases.BuildError,
+        match=r"needs root and debootstrap: sudo apt-get install debootstrap, "
+        r"then sudo \.venv/bin/python -m ops\.images bases",
+    ):
+        bases.ensure_debootstrap()
 
 
 def _wait_healthy(container: str, timeout: float = 90) -> None:
