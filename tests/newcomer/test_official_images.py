@@ -11,6 +11,7 @@ images, say so in one line, and deploy a stack whose gateway answers inside the 
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import os
 import shutil
@@ -77,11 +78,16 @@ def hub(offline_bases: None) -> Iterator[Hub]:
                 return False
 
         wait_until("the stand-in registry to answer", answers, timeout=60, interval=0.5)
-        for public, local_ref in holds.items():
+
+        def push(public: str) -> None:
             target = f"127.0.0.1:{port}/{official_name(public)}"
-            host.tag(local_ref, target)
+            host.tag(holds[public], target)
             host.push(target)
             host.image_remove(target)
+
+        # Two at a time: compressing the layers keeps a CPU busy per push.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(push, holds))
         yield Hub(f"http://{MIRROR_HOST}:{cluster.REGISTRY_INNER_PORT}", holds)
     finally:
         host.remove_containers([REGISTRY], force=True, volumes=True)
