@@ -56,6 +56,10 @@ def test_make_up_deploys_the_stack_and_make_down_removes_it(newcomer: Newcomer) 
         print(f"\nmake up as a newcomer took {up.seconds:.0f}s")
         # The host side's venv is the newcomer's own, made by make with Debian 11's Python.
         assert "creating .venv with Python 3.9" in up.output
+        # One line says which bases the images are built on, and why.
+        said = [line.split("] ", 1)[-1] for line in up.output.splitlines() if "] bases: " in line]
+        assert len(said) == 1, said
+        assert said[0].startswith(("bases: official images (", "bases: offline Debian-built bases (")), said
         # It ends with the addresses (and the credentials it made).
         ending = up.output.split(f"stack {stack.STACK} is up")[-1]
         assert f"web app        {base_url}/" in ending
