@@ -171,7 +171,7 @@ class HttpClient:
     ) -> Answer:
         """The target's answer, whatever its status; NoAnswer (one of its subclasses) when there is none."""
         if self.breaker is not None and not self.breaker.allow():
-            metrics.OUTBOUND_SECONDS.labels(self.target, "circuit_open").observe(0)
+            metrics.labelled(metrics.OUTBOUND_SECONDS, self.target, "circuit_open").observe(0)
             raise CircuitOpen(self.target)
         try:
             response = self._send(method, path, params=params, json=json, headers=headers)
@@ -215,7 +215,7 @@ class HttpClient:
                 raise self._failed(exc, TimedOut(self.target, seconds=self.read_timeout)) from None
             raise self._failed(exc, Unreachable(self.target)) from None
         finally:
-            metrics.OUTBOUND_SECONDS.labels(self.target, outcome).observe(time.perf_counter() - started)
+            metrics.labelled(metrics.OUTBOUND_SECONDS, self.target, outcome).observe(time.perf_counter() - started)
         return response
 
     def _failed(self, exc: HTTPError, error: NoAnswer) -> NoAnswer:
