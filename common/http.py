@@ -1,21 +1,25 @@
 """The one HTTP client core for calls to our own services: invoices to customers and products, the
 frontend and the demo seed to the gateway.
 
-One pooled session per target (a base URL), explicit connect/read timeouts, bounded retries, the
+One connection pool per target (a base URL), explicit connect/read timeouts, bounded retries, the
 current request id passed on, an optional circuit breaker and a latency metric per target and
 outcome. What an answer means is the caller's business: the integration modules
 (invoices.clients, frontend.api) turn answers and NoAnswer into their own errors and messages.
 """
 
+import json as jsonlib
 import logging
+import os
 import time
+import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-import requests
+import urllib3
 from django.conf import settings
-from requests.adapters import HTTPAdapter
-from requests.utils import get_netrc_auth
+from urllib3.exceptions import HTTPError, MaxRetryError, NewConnectionError, TimeoutError
 from urllib3.util.retry import Retry
 
 from common import __version__, context, metrics
@@ -24,6 +28,27 @@ from common.circuit import CircuitBreaker
 logger = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer, read in full: status, headers (case-insensitive) and body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not."""
+        return jsonlib.loads(self.content)
 
 
 class NoAnswer(Exception):
@@ -73,22 +98,38 @@ def _retry(retries: int) -> Retry:
     )
 
 
-def _session(base_url: str, retry: Retry) -> requests.Session:
-    session = requests.Session()
-    session.headers["User-Agent"] = f"{settings.SERVICE_NAME}/{__version__}"
-    session.headers["Accept"] = "application/json"
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    # requests re-reads proxies, CA bundle and ~/.netrc from the environment per call: about a
-    # tenth of the CPU of an invoice POST. They cannot change for a fixed target while we run.
-    environment = session.merge_environment_settings(base_url, {}, None, None, None)
-    session.proxies = environment["proxies"]
-    # A CA bundle only matters for https; for http requests would still stat its path per call.
-    session.verify = environment["verify"] if base_url.lower().startswith("https://") else True
-    session.auth = get_netrc_auth(base_url)
-    session.trust_env = False
-    return session
+def _pool(base_url: str, retry: Retry, timeout: urllib3.Timeout) -> urllib3.PoolManager:
+    """Pooled connections to one base URL: up to 16 kept open, through the environment's proxy
+    for it if there is one (read once: it cannot change for a fixed target while we run).
+
+    urllib3 directly, not requests on top of it: for calls to our own services requests adds
+    nothing we use (cookies, redirects, auth hooks), and its per-call work was about half the
+    CPU of a lookup in a profile of invoice POSTs (the closing note of issue 17 has the figures).
+    """
+    options: dict[str, Any] = {"num_pools": 2, "maxsize": 16, "retries": retry, "timeout": timeout}
+    parts = urlsplit(base_url)
+    if parts.scheme == "https":
+        # The CA bundle requests would use: the environment's, else certifi's (installed with requests).
+        options["ca_certs"] = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or _certifi()
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+        return urllib3.ProxyManager(proxy, **options)
+    return urllib3.PoolManager(**options)
+
+
+def _certifi() -> str | None:
+    try:
+        import certifi
+    except ImportError:
+        return None
+    return str(certifi.where())
+
+
+def _timed_out(error: HTTPError) -> bool:
+    """A connect or read timeout, itself or as the last reason of the retries (urllib3 makes a
+    refused connection a kind of connect timeout, which it is not for a caller)."""
+    cause = error.reason if isinstance(error, MaxRetryError) else error
+    return isinstance(cause, TimeoutError) and not isinstance(cause, NewConnectionError)
 
 
 class HttpClient:
@@ -113,10 +154,11 @@ class HttpClient:
     ) -> None:
         self.target = target
         self.base_url = base_url.rstrip("/")
-        self.timeout = (connect_timeout, read_timeout)
+        self.read_timeout = read_timeout
         self.breaker = breaker
         self.write_token = write_token
-        self.session = _session(self.base_url, _retry(retries))
+        self.headers = {"User-Agent": f"{settings.SERVICE_NAME}/{__version__}", "Accept": "application/json"}
+        self.pool = _pool(self.base_url, _retry(retries), urllib3.Timeout(connect=connect_timeout, read=read_timeout))
 
     def request(
         self,
@@ -126,10 +168,10 @@ class HttpClient:
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
-    ) -> requests.Response:
+    ) -> Answer:
         """The target's answer, whatever its status; NoAnswer (one of its subclasses) when there is none."""
         if self.breaker is not None and not self.breaker.allow():
-            metrics.OUTBOUND_SECONDS.labels(self.target, "circuit_open").observe(0)
+            metrics.labelled(metrics.OUTBOUND_SECONDS, self.target, "circuit_open").observe(0)
             raise CircuitOpen(self.target)
         try:
             response = self._send(method, path, params=params, json=json, headers=headers)
@@ -147,29 +189,36 @@ class HttpClient:
         params: Mapping[str, str | int] | None,
         json: Any,
         headers: Mapping[str, str] | None,
-    ) -> requests.Response:
-        sent_headers = dict(headers or {})
+    ) -> Answer:
+        sent_headers = {**self.headers, **(headers or {})}
         if request_id := context.request_id.get():
             sent_headers["X-Request-ID"] = request_id
         if self.write_token and method not in SAFE_METHODS:
             sent_headers["Authorization"] = f"Bearer {self.write_token}"
+        url = f"{self.base_url}{path}"
+        if params:
+            url += ("&" if "?" in path else "?") + urlencode(params)
+        body = None
+        if json is not None:
+            body = jsonlib.dumps(json).encode()
+            sent_headers["Content-Type"] = "application/json"
         started = time.perf_counter()
         outcome = "error"
         try:
-            response = self.session.request(
-                method, f"{self.base_url}{path}", params=params, json=json, headers=sent_headers, timeout=self.timeout
-            )
+            # A redirect is an answer like any other: our services never send one on purpose.
+            raw = self.pool.request(method, url, body=body, headers=sent_headers, redirect=False)
+            response = Answer(status_code=raw.status, headers=raw.headers, content=raw.data)
             outcome = str(response.status_code)
-        except requests.Timeout as exc:
-            outcome = "timeout"
-            raise self._failed(exc, TimedOut(self.target, seconds=self.timeout[1])) from None
-        except requests.RequestException as exc:
+        except HTTPError as exc:
+            if _timed_out(exc):
+                outcome = "timeout"
+                raise self._failed(exc, TimedOut(self.target, seconds=self.read_timeout)) from None
             raise self._failed(exc, Unreachable(self.target)) from None
         finally:
-            metrics.OUTBOUND_SECONDS.labels(self.target, outcome).observe(time.perf_counter() - started)
+            metrics.labelled(metrics.OUTBOUND_SECONDS, self.target, outcome).observe(time.perf_counter() - started)
         return response
 
-    def _failed(self, exc: requests.RequestException, error: NoAnswer) -> NoAnswer:
+    def _failed(self, exc: HTTPError, error: NoAnswer) -> NoAnswer:
         logger.warning("%s", error, extra={"target": self.target, "error": repr(exc)})
         return error
 

@@ -10,6 +10,13 @@ from common import context
 
 _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
+# What every LogRecord would otherwise gather and no line of ours prints: the caller's file and
+# line (a walk up the stack), the thread's name and the multiprocessing process name (the
+# switches the logging HOWTO lists under "Optimization"). The pid stays: gunicorn's own lines show it.
+logging._srcfile = None
+logging.logThreads = False
+logging.logMultiprocessing = False
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:

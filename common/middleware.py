@@ -56,8 +56,8 @@ class RequestContextMiddleware:
         # URL names ("customer-detail") keep the label set small and free of ids and regexes.
         route = (match.view_name or match.route) if match is not None else "unmatched"
         method = request.method if request.method in metrics.KNOWN_METHODS else "other"
-        metrics.REQUESTS.labels(method, route, str(response.status_code)).inc()
-        metrics.REQUEST_SECONDS.labels(method, route).observe(seconds)
+        metrics.labelled(metrics.REQUESTS, method, route, str(response.status_code)).inc()
+        metrics.labelled(metrics.REQUEST_SECONDS, method, route).observe(seconds)
         if route in {"healthz", "readyz", "metrics"}:
             return
         logger.info(

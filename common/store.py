@@ -77,7 +77,7 @@ def timed(operation: str) -> Iterator[None]:
     try:
         yield
     finally:
-        metrics.REDIS_SECONDS.labels(operation).observe(time.perf_counter() - started)
+        metrics.labelled(metrics.REDIS_SECONDS, operation).observe(time.perf_counter() - started)
 
 
 class EntityStore:

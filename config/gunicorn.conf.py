@@ -4,6 +4,7 @@ SIGTERM makes gunicorn stop accepting connections and lets in-flight requests fi
 `graceful_timeout`, which stays below the stack's stop_grace_period.
 """
 
+import gc
 import os
 import shutil
 import tempfile
@@ -47,6 +48,19 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 else:
     shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+
+# The master imports Django and the app once, and forks the workers from it: the code and what
+# import built is shared copy-on-write instead of loaded by each worker (unique memory per
+# replica, bench's PSS figure). Nothing opens a connection or starts a thread at import: Redis
+# and HTTP pools and the invoice lookup threads start on first use, in each worker.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1") != "0"
+
+
+def pre_fork(server, worker):
+    # Objects that exist now are left out of every later collection, so a worker's collector
+    # never writes to the pages it shares with the master and its siblings.
+    gc.freeze()
 
 
 def child_exit(server, worker):

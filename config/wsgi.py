@@ -1,9 +1,18 @@
 """WSGI entry point shared by every deployable; DJANGO_SETTINGS_MODULE picks which one."""
 
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
+from rest_framework.settings import api_settings
 
 from config.entrypoint import require_settings_module
 
 require_settings_module()
 
 application = get_wsgi_application()
+
+# What the first request would import (the URLconf with its views and serializers, DRF's
+# renderers and parsers), imported now: under gunicorn's preload_app the master then holds it
+# once for every worker, instead of each worker importing its own copy.
+get_resolver().url_patterns  # noqa: B018
+api_settings.DEFAULT_RENDERER_CLASSES  # noqa: B018
+api_settings.DEFAULT_PARSER_CLASSES  # noqa: B018

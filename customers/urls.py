@@ -1,9 +1,9 @@
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 from customers.views import CustomerViewSet
 
-router = DefaultRouter(trailing_slash=True)
-router.include_root_view = False
+# SimpleRouter: no API root view and no format-suffix URLs (`<id>.json`), which the views do not take.
+router = SimpleRouter(trailing_slash=True)
 router.register("customers", CustomerViewSet, basename="customer")
 
 urlpatterns = router.urls

@@ -17,10 +17,9 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_type_hints
 
-import requests
 from django.conf import settings
 
-from common.http import SAFE_METHODS, HttpClient, NoAnswer, TimedOut
+from common.http import SAFE_METHODS, Answer, HttpClient, NoAnswer, TimedOut
 from customers.domain import Customer
 from invoices.domain import Invoice
 from products.domain import Product
@@ -154,7 +153,7 @@ def _call(
     json: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     token: str | None = None,
-) -> requests.Response:
+) -> Answer:
     """The response of a 2xx call; anything else raises an ApiError subclass. A write carries
     `token`, which the views take from frontend.auth.api_token_for (signed-in operators only)."""
     service = _service_of(path)
@@ -195,7 +194,7 @@ def _json(method: str, path: str, **kwargs: Any) -> Any:
     return _parsed(_call(method, path, **kwargs), path)
 
 
-def _parsed(response: requests.Response, path: str) -> Any:
+def _parsed(response: Answer, path: str) -> Any:
     try:
         return response.json()
     except ValueError:
@@ -212,7 +211,7 @@ def _service_of(path: str) -> str:
     return parts[1] if len(parts) > 1 and parts[0] == "api" else "API"
 
 
-def _error_for(service: str, response: requests.Response) -> ApiError:
+def _error_for(service: str, response: Answer) -> ApiError:
     try:
         error = response.json().get("error") or {}
     except (ValueError, AttributeError):

@@ -109,3 +109,15 @@ def test_handled_errors_add_no_django_request_lines(api, django_request_log):
 
     assert response.status_code == 404
     assert django_request_log.lines == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/customers/{id}.json", "/api/customers.json", "/api/products/{id}.json", "/api/invoices/{id}.json"],
+)
+def test_a_format_suffix_names_nothing_it_is_a_json_404(api, path):
+    """DRF's default router also routed `<id>.json`, which the views do not take: it was a 500."""
+    response = api.get(path.format(id=uuid.uuid4()))
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

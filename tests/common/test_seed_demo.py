@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+import urllib3
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -18,13 +19,13 @@ from tests.processes import REPO_ROOT, TEST_CREDENTIALS, Gunicorn
 
 def test_seed_demo_is_idempotent(live_services: dict[str, Gunicorn], monkeypatch: pytest.MonkeyPatch) -> None:
     # The seed talks to one base URL (the gateway); here each service answers its own prefix.
-    def routed(self: requests.Session, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+    def routed(self: urllib3.PoolManager, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         service = "products" if "/api/products/" in url else "customers"
         url = url.replace("http://gateway", live_services[service].url)
         return original(self, method, url, *args, **kwargs)
 
-    original = requests.Session.request
-    monkeypatch.setattr(requests.Session, "request", routed)
+    original = urllib3.PoolManager.request
+    monkeypatch.setattr(urllib3.PoolManager, "request", routed)
 
     call_command("seed_demo", api_url="http://gateway")
     call_command("seed_demo", api_url="http://gateway")
