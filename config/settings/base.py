@@ -156,6 +156,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["common.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "common.negotiation.JsonFirstNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["common.permissions.WriteTokenRequired"],
     "UNAUTHENTICATED_USER": None,
