@@ -3,10 +3,8 @@
 docker/gateway/nginx.conf is the only gateway configuration. Swarm uses it
 unchanged; local mode swaps exactly these parts of it:
 
-- the block between the ``backends:begin`` / ``backends:end`` markers: the
-  upstream groups of Docker DNS names, re-resolved (``resolve``, nginx 1.27.3+),
-  become upstream groups of fixed 127.0.0.1 ports with the same keepalive pool,
-  which the host's older nginx (Debian bookworm's 1.22) runs as well;
+- the block between the ``backends:begin`` / ``backends:end`` markers: Docker
+  DNS names become upstream blocks on 127.0.0.1 with a keepalive pool;
 - the two ``listen`` lines: public ``8080`` and internal ``8081`` become
   127.0.0.1 addresses;
 - in the ``listeners:begin`` / ``listeners:end`` block, the internal port that
@@ -66,7 +64,7 @@ def _upstream(name: str, ports: Sequence[int]) -> str:
 
 
 def local_backends_block(backends: LocalBackends) -> str:
-    """The nginx http-level block that replaces the swarm backends block."""
+    """The nginx http-level block that replaces the swarm resolver block."""
     missing = [name for name in ROUTED_SERVICES if not backends.get(name)]
     if missing:
         raise GatewayConfigError(f"no local ports for the routed services {', '.join(missing)}")

@@ -66,8 +66,7 @@ def test_the_gateway_routes_each_url_prefix_to_its_service(name: str):
     prefix = service(name).url_prefix
     assert prefix
     assert any(location_matches(modifier, pattern, prefix) for modifier, pattern in routes().get(name, []))
-    assert re.search(rf'^\s*map ""\s+\${name}_backend\s+\{{\s*default {name}_swarm;\s*\}}', NGINX_CONF, re.M)
-    assert re.search(rf"^\s*upstream {name}_swarm\s*\{{[^}}]*^\s*server {name}:\d+ resolve\b", NGINX_CONF, re.M)
+    assert re.search(rf'^\s*map ""\s+\${name}_backend\s+\{{\s*default {name}:\d+;\s*\}}', NGINX_CONF, re.M)
 
 
 def test_the_gateway_proxies_to_no_service_outside_the_table():
