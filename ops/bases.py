@@ -119,8 +119,7 @@ BASES = {
         build_arg="NGINX_IMAGE",
         public=_dockerfile_default("docker/gateway/Dockerfile", "NGINX_IMAGE", "nginx:1.28-bookworm"),
         # Debian forky (testing) for nginx 1.30: `server ... resolve` in upstream blocks (1.27.3+),
-        # which bookworm's 1.22 lacks; the gateway's swarm backends do not use it yet (bench/README.md,
-        # "Swarm mode figures"), so nginx.conf runs on both. Since trixie the
+        # which the gateway's swarm backends need; bookworm's 1.22 lacks it. Since trixie the
         # `nginx` package carries every module nginx-light had (map, limit_req, gzip, ssl, realip).
         offline="offline/nginx:forky",
         packages=("nginx",),
