@@ -31,7 +31,6 @@ BUILD_DIR = REPO / "build"
 LOG_DIR = BUILD_DIR / "logs" / "images"
 DEB_CACHE = BUILD_DIR / "debs"
 DEBIAN_SUITE = "bookworm"
-DEBOOTSTRAP_SCRIPTS = Path("/usr/share/debootstrap/scripts")
 
 
 class BuildError(RuntimeError):
@@ -53,10 +52,6 @@ class Base:
     finish: Callable[[Path], None]
     # The Debian release debootstrap installs.
     suite: str = DEBIAN_SUITE
-    # debootstrap's script for a release newer than the host's debootstrap knows (None: the suite's own).
-    script: str | None = None
-    # Also bring it up to the host's -updates and -security pockets (a stable release's fixes).
-    updates: bool = True
 
 
 def _dockerfile_default(dockerfile: str, arg: str, fallback: str) -> str:
@@ -117,17 +112,9 @@ BASES = {
     "nginx": Base(
         key="nginx",
         build_arg="NGINX_IMAGE",
-        public=_dockerfile_default("docker/gateway/Dockerfile", "NGINX_IMAGE", "nginx:1.28-bookworm"),
-        # Debian forky (testing) for nginx 1.30: `server ... resolve` in upstream blocks (1.27.3+),
-        # which the gateway's swarm backends need; bookworm's 1.22 lacks it. Since trixie the
-        # `nginx` package carries every module nginx-light had (map, limit_req, gzip, ssl, realip).
-        offline="offline/nginx:forky",
-        packages=("nginx",),
-        suite="forky",
-        # Every release after bookworm is bootstrapped like sid.
-        script="sid",
-        # Testing has no point releases: its fixes land in the suite itself, installed above.
-        updates=False,
+        public=_dockerfile_default("docker/gateway/Dockerfile", "NGINX_IMAGE", "nginx:bookworm"),
+        offline="offline/nginx:bookworm",
+        packages=("nginx-light",),
         changes=(
             # `docker import` cannot set STOPSIGNAL: the gateway Dockerfile sets SIGQUIT itself.
             "EXPOSE 80",
@@ -364,13 +351,9 @@ def _build_offline_base(base: Base, source: AptSource) -> None:
             str(rootfs),
             source.mirror,
         ]
-        if base.script:
-            cmd.append(str(DEBOOTSTRAP_SCRIPTS / base.script))
         run_logged(cmd, log_path, env=env, what=f"debootstrap for {base.key}")
         _unmount_below(rootfs)
-        _apply_updates(
-            rootfs, base.suite, source if base.updates else dataclasses.replace(source, updates=()), log_path, env
-        )
+        _apply_updates(rootfs, base.suite, source, log_path, env)
         base.finish(rootfs)
         _slim_rootfs(rootfs)
         say(f"base {base.key}: docker import {base.offline}")
