@@ -24,11 +24,13 @@ from typing import Any
 
 import redis
 
+from bench import swarm
 from bench.machine import child_pids, cpu_seconds, load_average, machine_info, pss_mb, rss_mb
 from bench.report import print_table, write_json
 from bench.seed import Dataset, Seeder, setup_django
-from bench.wrk import Figures, WrkError, run_wrk, wrk_path
+from bench.wrk import LUA_SCRIPT, Figures, WrkError, WrkRunner, run_here, run_wrk, wrk_path
 from ops import credentials
+from ops.engine import Engine
 from ops.processes import Gunicorn, LocalProcess, Nginx, free_port, http_status
 from ops.services import API_SERVICES
 
@@ -54,6 +56,8 @@ class Scenario:
     lua_args: Callable[[Dataset], list[str]] = lambda _data: []
     # Runs only where the benchmark serves the bare view itself (local mode).
     needs_bare: bool = False
+    # Needs data the benchmark seeded itself (a cursor deep into N customers): not in swarm mode.
+    needs_seed: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ SCENARIOS = [
         "customers_deep_page",
         f"a page {DEEP_PAGE_FRACTION:.0%} deep into the customers (cursor)",
         lambda t, d: f"{t.gateway}/api/customers/?cursor={t.deep_cursor}",
+        needs_seed=True,
     ),
     Scenario(
         "customer_invoices",
@@ -139,6 +144,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--api-token",
         default=os.environ.get("API_TOKEN") or default_api_token(),
         help="with --gateway-url: the token writes send (default $API_TOKEN, else .run/credentials.env's)",
+    )
+    parser.add_argument(
+        "--target",
+        choices=("auto", "local", "swarm", "both"),
+        default="auto",
+        help=(
+            "local: local mode (or --gateway-url); swarm: the deployed stack, from inside a gateway task "
+            "(its internal listener, no rate limit); both: one after the other; auto (default): local, "
+            "and swarm too when a stack is deployed"
+        ),
+    )
+    parser.add_argument(
+        "--swarm-engine",
+        choices=("local", "cluster"),
+        default="local",
+        help="swarm mode: the stack on this engine's swarm (default), or on ops.cluster's three nodes (m1)",
     )
     parser.add_argument("--output", type=Path, help="JSON file to write (default bench/results/<timestamp>.json)")
     parser.add_argument("--label", default="", help="free text stored with the results (e.g. the commit)")
@@ -258,17 +279,24 @@ def discover(gateway: str) -> Dataset:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        wrk_path()
-    except WrkError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    swarm_engine = swarm_engine_for(args)
+    run_swarm_too = args.target in ("swarm", "both") or (
+        args.target == "auto" and not args.gateway_url and swarm.deployed(engine=swarm_engine)
+    )
+    run_local = args.target != "swarm"
+    if run_local:
+        try:
+            wrk_path()
+        except WrkError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     setup_django()
     started_at = datetime.now(UTC)
     results: dict[str, object] = {
         "note": (
             "errors = responses >= 400 + socket errors; cpu_us_per_request = CPU time of each group of "
-            "server processes (gunicorn workers, nginx workers) during the run / requests (local mode only)"
+            "server processes (gunicorn workers, nginx workers; in swarm mode the cgroups of the task "
+            "containers of each service) during the run / requests"
         ),
         "started_at": started_at.isoformat(timespec="seconds"),
         "label": args.label,
@@ -279,31 +307,153 @@ def main(argv: Sequence[str] | None = None) -> int:
             "duration_s": args.duration,
             "warmup_s": args.warmup,
         },
-        "mode": "remote" if args.gateway_url else "local",
+        "mode": "remote" if args.gateway_url else "local" if run_local else "swarm",
         "workers_per_process": None if args.gateway_url else args.workers,
         # Local mode passes the environment on to gunicorn; unset means config/gunicorn.conf.py's default.
         "gunicorn_threads": None if args.gateway_url else os.environ.get("GUNICORN_THREADS", "default"),
         "sizes": [],
     }
     print(f"machine: {results['machine']}", flush=True)
-    context = remote_system(args) if args.gateway_url else local_system(args.workers)
-    with context as system:
-        if system.seeder is not None and not args.gateway_url:
-            system.seeder.flush()
-        for n in args.sizes:
-            results["sizes"].append(run_size(n, args, system))  # type: ignore[attr-defined]
-        results["worker_rss_mb"] = {
-            name: {str(pid): rss_mb(pid) for pid in pids}
-            for name, pids in system.worker_pids().items()
-            if name != "gateway"
-        }
-        results["pss_mb_per_replica"] = {name: pss_mb(pids) for name, pids in system.replica_pids().items()}
-    print(f"\ngunicorn worker RSS after the benchmark (MB): {json.dumps(results['worker_rss_mb'])}")
-    print(f"unique memory (PSS) per replica, master and workers (MB): {json.dumps(results['pss_mb_per_replica'])}")
+    if run_local:
+        context = remote_system(args) if args.gateway_url else local_system(args.workers)
+        with context as system:
+            if system.seeder is not None and not args.gateway_url:
+                system.seeder.flush()
+            for n in args.sizes:
+                results["sizes"].append(run_size(n, args, system))  # type: ignore[attr-defined]
+            results["worker_rss_mb"] = {
+                name: {str(pid): rss_mb(pid) for pid in pids}
+                for name, pids in system.worker_pids().items()
+                if name != "gateway"
+            }
+            results["pss_mb_per_replica"] = {name: pss_mb(pids) for name, pids in system.replica_pids().items()}
+        print(f"\ngunicorn worker RSS after the benchmark (MB): {json.dumps(results['worker_rss_mb'])}")
+        print(f"unique memory (PSS) per replica, master and workers (MB): {json.dumps(results['pss_mb_per_replica'])}")
+    if run_swarm_too:
+        results["swarm"] = run_swarm(args, swarm_engine)
+        if results["sizes"]:
+            print_beside(results["sizes"][0], results["swarm"])  # type: ignore[index]
     output = args.output or RESULTS_DIR / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
     write_json(output, results)
     print(f"results written to {output}")
     return 0
+
+
+def swarm_engine_for(args: argparse.Namespace) -> Engine | None:
+    """The engine of the swarm to measure: None for the local one, or the cluster's manager."""
+    if args.swarm_engine != "cluster":
+        return None
+    from ops import cluster
+
+    return cluster.manager_engine()
+
+
+def run_swarm(args: argparse.Namespace, engine: Engine | None) -> dict[str, object]:
+    """Every scenario that needs no data of its own against the deployed stack, from inside a gateway task."""
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    node_engine = None
+    if args.swarm_engine == "cluster":
+        from ops import cluster
+
+        node_engine = cluster.node_engine
+    target = swarm.connect(engine=engine, node_engine=node_engine, say=say)
+    data = target.discover()
+    print(
+        f"\nswarm mode: the deployed stack, from a gateway task's network ({target.gateway}, the internal "
+        f"listener); its own data ({len(data.customer_ids)} customers and {len(data.product_ids)} products read)",
+        flush=True,
+    )
+    targets = Targets(target.gateway, target.customers_direct)
+    rows: dict[str, dict[str, object]] = {}
+    for scenario in args.scenarios:
+        if scenario.needs_bare or scenario.needs_seed:
+            continue
+        containers = target.task_containers()
+        rows[scenario.name] = measure(
+            scenario,
+            targets,
+            data,
+            args,
+            headers=swarm_write_headers(args),
+            cpu=lambda containers=containers: target.cpu_seconds(containers),  # type: ignore[misc]
+            runner=target.run,
+            script=swarm.SCRIPT,
+        )
+    size = {
+        "n": None,
+        "customers_seen": len(data.customer_ids),
+        "scenarios": rows,
+        "gateway_overhead": gateway_overhead(rows),
+        "ratios": ratios(rows),
+    }
+    print_table({**size, "title": "swarm mode, the stack's own data"})
+    print_ratios(size)
+    return size
+
+
+def swarm_write_headers(args: argparse.Namespace) -> dict[str, str]:
+    return {"Authorization": f"Bearer {args.api_token}"} if args.api_token else {}
+
+
+def print_beside(local_size: dict[str, Any], swarm_size: dict[str, Any]) -> None:
+    """Swarm mode's figures next to local mode's (its first N), as ratios: both from this one run."""
+    print(f"\nswarm mode beside local mode (N = {local_size['n']:,}), same run")
+    print("| scenario | local req/s | swarm req/s | swarm / local | local CPU us/req | swarm CPU us/req |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, row in swarm_size["scenarios"].items():
+        other = local_size["scenarios"].get(name)
+        if other is None:
+            continue
+        local_rps, swarm_rps = other["requests_per_second"], row["requests_per_second"]
+        local_cpu, swarm_cpu = (sum(r["cpu_us_per_request"].values()) for r in (other, row))
+        ratio = f"{swarm_rps / local_rps:.2f}" if local_rps else "-"
+        print(f"| {name} | {local_rps:,.0f} | {swarm_rps:,.0f} | {ratio} | {local_cpu:,} | {swarm_cpu:,} |")
+    print(flush=True)
+
+
+def measure(
+    scenario: Scenario,
+    targets: Targets,
+    data: Dataset,
+    args: argparse.Namespace,
+    *,
+    headers: dict[str, str],
+    cpu: Callable[[], dict[str, float]],
+    runner: WrkRunner = run_here,
+    script: str = str(LUA_SCRIPT),
+) -> dict[str, object]:
+    """A warm-up, then a measured wrk run of one scenario; its figures and the server CPU per request."""
+    url = scenario.url(targets, data)
+    lua_args = scenario.lua_args(data)
+    # Only the write scenario carries the token, as a real client's reads would not.
+    headers = headers if lua_args else {}
+    load = load_average()
+    print(f"  {scenario.name:<22} load {load[0]:5.2f} ... ", end="", flush=True)
+    wrk = functools.partial(
+        run_wrk,
+        url,
+        threads=args.threads,
+        connections=args.connections,
+        lua_args=lua_args,
+        headers=headers,
+        runner=runner,
+        script=script,
+    )
+    if args.warmup > 0:
+        wrk(seconds=args.warmup)
+    cpu_before = cpu()
+    figures: Figures = wrk(seconds=args.duration)
+    # CPU per request barely depends on what else runs on the machine, unlike requests/s.
+    cpu_after = cpu()
+    cpu_us = {name: round((cpu_after[name] - cpu_before[name]) / max(figures.requests, 1) * 1e6) for name in cpu_before}
+    print(f"{figures.requests_per_second:9.1f} req/s, server CPU {sum(cpu_us.values())} us/request", flush=True)
+    return {
+        "description": scenario.description,
+        "url": url,
+        "load_average_before": load,
+        **figures.as_dict(),
+        "cpu_us_per_request": cpu_us,
+    }
 
 
 def run_size(n: int, args: argparse.Namespace, system: System) -> dict[str, object]:
@@ -322,39 +472,11 @@ def run_size(n: int, args: argparse.Namespace, system: System) -> dict[str, obje
     for scenario in args.scenarios:
         if scenario.needs_bare and not targets.bare_direct:
             continue
-        url = scenario.url(targets, data)
-        lua_args = scenario.lua_args(data)
-        # Only the write scenario carries the token, as a real client's reads would not.
-        headers = system.write_headers if lua_args else {}
-        load = load_average()
-        print(f"  {scenario.name:<22} load {load[0]:5.2f} ... ", end="", flush=True)
 
-        wrk = functools.partial(
-            run_wrk,
-            url,
-            threads=args.threads,
-            connections=args.connections,
-            lua_args=lua_args,
-            headers=headers,
-        )
-        if args.warmup > 0:
-            wrk(seconds=args.warmup)
-        pids = system.worker_pids()
-        cpu_before = {name: cpu_seconds(group) for name, group in pids.items()}
-        figures: Figures = wrk(seconds=args.duration)
-        # CPU per request barely depends on what else runs on the machine, unlike requests/s.
-        cpu_us = {
-            name: round((cpu_seconds(group) - cpu_before[name]) / max(figures.requests, 1) * 1e6)
-            for name, group in pids.items()
-        }
-        print(f"{figures.requests_per_second:9.1f} req/s, server CPU {sum(cpu_us.values())} us/request", flush=True)
-        rows[scenario.name] = {
-            "description": scenario.description,
-            "url": url,
-            "load_average_before": load,
-            **figures.as_dict(),
-            "cpu_us_per_request": cpu_us,
-        }
+        def cpu() -> dict[str, float]:
+            return {name: cpu_seconds(group) for name, group in system.worker_pids().items()}
+
+        rows[scenario.name] = measure(scenario, targets, data, args, headers=system.write_headers, cpu=cpu)
     invoices_total = data.invoices if system.seeder is not None else None
     size = {
         "n": n,
@@ -364,6 +486,11 @@ def run_size(n: int, args: argparse.Namespace, system: System) -> dict[str, obje
         "ratios": ratios(rows),
     }
     print_table(size)
+    print_ratios(size)
+    return size
+
+
+def print_ratios(size: dict[str, Any]) -> None:
     for name, ratio in size["ratios"].items():
         print(
             f"{name} / {ratio['to']}: server CPU per request {ratio['cpu']:.2f}x, "
@@ -377,7 +504,6 @@ def run_size(n: int, args: argparse.Namespace, system: System) -> dict[str, obje
             f"request, {overhead['share_of_server_cpu']:.0%} of the request's server CPU\n",
             flush=True,
         )
-    return size
 
 
 def ratios(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ from bench.machine import machine_info
 def print_table(size: dict[str, object]) -> None:
     rows = size["scenarios"]
     assert isinstance(rows, dict)
-    print(f"\nN = {size['n']:,}")
+    print(f"\n{size['title']}" if "title" in size else f"\nN = {size['n']:,}")
     header = (
         f"| {'scenario':<22} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} "
         f"| {'CPU us/req':>10} | {'load':>5} |"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,6 +39,16 @@ def wrk_path() -> str:
     return path
 
 
+# Runs a wrk command line to its end: (exit status, stdout, stderr). Local mode runs it here; swarm
+# mode in a container on the stack's network (bench/swarm.py).
+WrkRunner = Callable[[list[str], float], tuple[int, str, str]]
+
+
+def run_here(argv: list[str], timeout: float) -> tuple[int, str, str]:
+    result = subprocess.run([wrk_path(), *argv[1:]], capture_output=True, text=True, check=False, timeout=timeout)
+    return result.returncode, result.stdout, result.stderr
+
+
 def run_wrk(
     url: str,
     *,
@@ -47,28 +57,22 @@ def run_wrk(
     seconds: float,
     lua_args: Sequence[str] = (),
     headers: Mapping[str, str] | None = None,
+    runner: WrkRunner = run_here,
+    script: str = str(LUA_SCRIPT),
 ) -> Figures:
     """wrk against one URL, with `headers` on every request; errors are responses >= 400 plus
-    socket errors (connect, read, write, timeout)."""
-    argv = [
-        wrk_path(),
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{seconds:g}s",
-        "--timeout",
-        "5s",
-        "-s",
-        str(LUA_SCRIPT),
-    ]
+    socket errors (connect, read, write, timeout). `runner` runs the command line (`script` is
+    wrk.lua's path where it runs)."""
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s", "-s", script]
     for name, value in (headers or {}).items():
         argv += ["-H", f"{name}: {value}"]
     argv.append(url)
     if lua_args:
         argv += ["--", *lua_args]
-    result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=seconds + 60)
-    line = next((line for line in result.stdout.splitlines() if line.startswith(MARKER)), None)
-    if result.returncode != 0 or line is None:
-        raise WrkError(f"wrk failed ({result.returncode}) on {url}:\n{result.stdout}\n{result.stderr}")
+    returncode, stdout, stderr = runner(argv, seconds + 60)
+    line = next((line for line in stdout.splitlines() if line.startswith(MARKER)), None)
+    if returncode != 0 or line is None:
+        raise WrkError(f"wrk failed ({returncode}) on {url}:\n{stdout}\n{stderr}")
     raw = json.loads(line.removeprefix(MARKER))
     socket_errors = raw["connect_errors"] + raw["read_errors"] + raw["write_errors"] + raw["timeouts"]
     return Figures(

@@ -800,6 +800,12 @@ class Engine:
         with self._errors(f"docker logs {container}"):
             return self.api.logs(container, tail=tail).decode(errors="replace")
 
+    def container_cpu_seconds(self, container: str) -> float:
+        """CPU time the container's cgroup has used so far (user and system), from the engine's stats."""
+        with self._errors(f"docker stats {container}"):
+            stats = self.api.stats(container, stream=False, one_shot=True)
+        return int(stats["cpu_stats"]["cpu_usage"]["total_usage"]) / 1e9
+
     def start(self, container: str) -> None:
         self._run(["start", container])
         with self._errors(f"docker start {container}"):
@@ -971,6 +977,12 @@ class Engine:
             for line in self.api.push(repository, tag=tag, stream=True, decode=True):
                 if line.get("error"):
                     raise EngineError(f"docker push {ref}: {line['error']}")
+
+    def image_copy(self, ref: str, other: Engine) -> None:
+        """`docker save ref | docker load` into another engine (one without a registry in common)."""
+        self._run(["save", ref])
+        with self._errors(f"docker save {ref} | docker load"):
+            other.api.load_image(self.api.get_image(ref))
 
     def image_remove(self, ref: str) -> None:
         self._run(["image", "rm", ref])

@@ -88,12 +88,23 @@ INSTALLED_APPS = [
     "common",
 ]
 
+# Pages (frontend, viz): Django sets the browser security headers itself.
 MIDDLEWARE = [
     "common.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+# The APIs answer only through the gateway, which sets nosniff, X-Frame-Options, Referrer-Policy,
+# Cross-Origin-Opener-Policy (and HSTS over HTTPS) on every response and drops any copy a
+# service sends: SecurityMiddleware and XFrameOptionsMiddleware would cost every API request
+# headers nobody receives (docker/gateway/nginx.conf, "the gateway owns them").
+API_MIDDLEWARE = [
+    name
+    for name in MIDDLEWARE
+    if name
+    not in {"django.middleware.security.SecurityMiddleware", "django.middleware.clickjacking.XFrameOptionsMiddleware"}
 ]
 
 WSGI_APPLICATION = "config.wsgi.application"
@@ -156,6 +167,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["common.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "common.negotiation.JsonFirstNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["common.permissions.WriteTokenRequired"],
     "UNAUTHENTICATED_USER": None,

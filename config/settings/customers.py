@@ -1,9 +1,10 @@
 """The customers API: base settings + the customers app + its Redis."""
 
 from .base import *  # noqa: F403
-from .base import INSTALLED_APPS, SPECTACULAR_SETTINGS, env, redis_cache, required
+from .base import API_MIDDLEWARE, INSTALLED_APPS, SPECTACULAR_SETTINGS, env, redis_cache, required
 
 SERVICE_NAME = "customers"
+MIDDLEWARE = API_MIDDLEWARE
 INSTALLED_APPS = [*INSTALLED_APPS, "customers"]
 ROOT_URLCONF = "config.urls.customers"
 CACHES = redis_cache(env("REDIS_URL"))

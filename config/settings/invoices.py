@@ -1,9 +1,10 @@
 """The invoices API: base settings + the invoices app + its Redis + where customers and products are."""
 
 from .base import *  # noqa: F403
-from .base import INSTALLED_APPS, SPECTACULAR_SETTINGS, env, redis_cache, required
+from .base import API_MIDDLEWARE, INSTALLED_APPS, SPECTACULAR_SETTINGS, env, redis_cache, required
 
 SERVICE_NAME = "invoices"
+MIDDLEWARE = API_MIDDLEWARE
 INSTALLED_APPS = [*INSTALLED_APPS, "invoices"]
 ROOT_URLCONF = "config.urls.invoices"
 CACHES = redis_cache(env("REDIS_URL"))

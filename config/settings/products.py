@@ -1,9 +1,10 @@
 """The products API: base settings + the products app + its Redis."""
 
 from .base import *  # noqa: F403
-from .base import INSTALLED_APPS, SPECTACULAR_SETTINGS, env, redis_cache, required
+from .base import API_MIDDLEWARE, INSTALLED_APPS, SPECTACULAR_SETTINGS, env, redis_cache, required
 
 SERVICE_NAME = "products"
+MIDDLEWARE = API_MIDDLEWARE
 INSTALLED_APPS = [*INSTALLED_APPS, "products"]
 ROOT_URLCONF = "config.urls.products"
 CACHES = redis_cache(env("REDIS_URL"))

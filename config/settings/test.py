@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 os.environ.setdefault("SECRET_KEY", "test-only-not-secret")
 
 from .base import *  # noqa: F403
-from .base import INSTALLED_APPS, redis_cache
+from .base import API_MIDDLEWARE, INSTALLED_APPS, redis_cache
 
 if TYPE_CHECKING:
     # mypy's Django plugin reads this one settings module; the frontend and viz settings (their
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from .viz import VIZ_SNAPSHOT_TTL as VIZ_SNAPSHOT_TTL
 
 SERVICE_NAME = "test"
+# The three APIs run here, as they run in their images.
+MIDDLEWARE = API_MIDDLEWARE
 INSTALLED_APPS = [*INSTALLED_APPS, "customers", "products", "invoices"]
 ROOT_URLCONF = "config.urls.test"
 # Replaced at session start by tests/conftest.py with the suite's own redis-server and services.

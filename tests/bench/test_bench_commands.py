@@ -72,6 +72,7 @@ def test_wrk_benchmark_reports_every_scenario_from_real_requests(tmp_path: Path)
     output = tmp_path / "wrk.json"
     _run(
         "bench",
+        "--target", "local",
         "--sizes", "50",
         "--duration", "2",
         "--warmup", "0",

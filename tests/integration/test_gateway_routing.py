@@ -109,6 +109,7 @@ def test_security_headers_appear_exactly_once(gateway, path):
     assert headers.getlist("X-Content-Type-Options") == ["nosniff"]
     assert headers.getlist("X-Frame-Options") == ["DENY"]
     assert headers.getlist("Referrer-Policy") == ["same-origin"]
+    assert headers.getlist("Cross-Origin-Opener-Policy") == ["same-origin"]
     assert len(headers.getlist("X-Request-ID")) == 1
     assert headers["Server"] == "nginx"
 
