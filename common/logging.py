@@ -2,7 +2,7 @@
 
 import json
 import logging
-import time
+from datetime import UTC, datetime
 
 from django.conf import settings
 
@@ -18,21 +18,10 @@ logging.logThreads = False
 logging.logMultiprocessing = False
 
 
-def _utc_timestamp(created: float, _last: list[tuple[int, str]] = [(-1, "")]) -> str:  # noqa: B006
-    """ISO 8601 in UTC with milliseconds (2026-01-31T12:00:00.123+00:00); the part up to the
-    seconds is formatted once per second (a list of one tuple, replaced whole: thread-safe)."""
-    second = int(created)
-    cached_second, prefix = _last[0]
-    if second != cached_second:
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        _last[0] = (second, prefix)
-    return f"{prefix}.{int((created - second) * 1000):03d}+00:00"
-
-
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": _utc_timestamp(record.created),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "service": getattr(settings, "SERVICE_NAME", ""),
@@ -42,10 +31,7 @@ class JsonFormatter(logging.Formatter):
         request_id = context.request_id.get()
         if request_id:
             entry["request_id"] = request_id
-        fields = record.__dict__
-        # The keys a caller passed in `extra`, found by set difference in C, kept in their order.
-        if extra := fields.keys() - _STANDARD_ATTRS:
-            entry.update({key: value for key, value in fields.items() if key in extra})
+        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
