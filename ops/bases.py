@@ -290,16 +290,11 @@ OFFLINE_BASES = "offline Debian-built bases"
 
 
 @dataclasses.dataclass(frozen=True)
-class Probe:
-    """What the engine knows of one public image: local, in the registry, or why not."""
+class Probe(engine.RegistryAnswer):
+    """What the engine knows of one public image: local (the registry was not asked), or what
+    the registry said of it."""
 
-    ref: str
     local: bool = False
-    digest: str = ""
-    # The registry did not answer: why (the engine's words).
-    unreachable: str = ""
-    # The registry answered, without this image: why.
-    refused: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -314,8 +309,7 @@ def probe(ref: str) -> Probe:
     """Ask the engine (through its registry mirrors and credentials) whether `ref` can be pulled."""
     if image_exists(ref):
         return Probe(ref, local=True)
-    answer = engine.local().registry_digest(ref, timeout=PROBE_TIMEOUT)
-    return Probe(ref, digest=answer.digest, unreachable=answer.unreachable, refused=answer.refused)
+    return Probe(**dataclasses.asdict(engine.local().registry_digest(ref, timeout=PROBE_TIMEOUT)))
 
 
 def probe_all(refs: Sequence[str]) -> list[Probe]:
