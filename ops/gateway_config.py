@@ -3,9 +3,8 @@
 docker/gateway/nginx.conf is the only gateway configuration. Swarm uses it
 unchanged; local mode swaps exactly these parts of it:
 
-- the block between the ``backends:begin`` / ``backends:end`` markers: the
-  swarm's groups of task addresses and Docker DNS names become upstream blocks
-  on 127.0.0.1 with a keepalive pool;
+- the block between the ``backends:begin`` / ``backends:end`` markers: Docker
+  DNS names become upstream blocks on 127.0.0.1 with a keepalive pool;
 - the two ``listen`` lines: public ``8080`` and internal ``8081`` become
   127.0.0.1 addresses;
 - in the ``listeners:begin`` / ``listeners:end`` block, the internal port that
@@ -72,11 +71,8 @@ def local_backends_block(backends: LocalBackends) -> str:
     parts = ["    # --- backends (local mode, rendered by ops.gateway_config) ---\n"]
     for name in ROUTED_SERVICES:
         parts.append(_upstream(name, backends[name]))
-    # One group per service serves both what swarm mode splits: reads (kept-alive groups of
-    # task addresses there) and writes and pages (names resolved per request there).
     for name in ROUTED_SERVICES:
         parts.append(f'    map "" ${name}_backend {{ default {name}_local; }}\n')
-        parts.append(f'    map "" ${name}_reads {{ default {name}_local; }}\n')
     # Relative to the -p prefix: the compiled-in temp paths are not writable
     # for a developer without root.
     for temp in TEMP_DIRS:

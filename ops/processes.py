@@ -308,19 +308,14 @@ class Nginx(LocalProcess):
         name: str = "gateway",
         log_path: Path | None = None,
         own_group: bool = False,
-        entrypoint: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
     ) -> None:
-        """``entrypoint``: a command that runs nginx with the arguments it is given (the gateway
-        image's gateway-upstreams run), started instead of nginx itself."""
         self.prefix = prefix
         self.config = config
         self.conf_path = prefix / "nginx.conf"
         self._base = [require_executable("nginx"), "-p", f"{prefix}/", "-c", str(self.conf_path), "-e", "stderr"]
         self._pid_directive = f"pid {prefix / 'nginx.pid'};"
-        command = list(entrypoint) or self._base[:1]
-        argv = [*command, *self._base[1:], "-g", f"daemon off; {self._pid_directive}"]
-        super().__init__(name, argv, env=env, log_path=log_path, own_group=own_group)
+        argv = [*self._base, "-g", f"daemon off; {self._pid_directive}"]
+        super().__init__(name, argv, log_path=log_path, own_group=own_group)
 
     def start(self) -> Self:
         """Write the config and its temp dirs, have nginx check it (ProcessError naming nginx's complaint), start."""
