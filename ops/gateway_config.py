@@ -73,6 +73,8 @@ def local_backends_block(backends: LocalBackends) -> str:
         parts.append(_upstream(name, backends[name]))
     for name in ROUTED_SERVICES:
         parts.append(f'    map "" ${name}_backend {{ default {name}_local; }}\n')
+    # Empty: no Connection header, so the pooled connections stay open for the next request.
+    parts.append('    map "" $upstream_connection { default ""; }\n')
     # Relative to the -p prefix: the compiled-in temp paths are not writable
     # for a developer without root.
     for temp in TEMP_DIRS:

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+from ops.processes import free_port
 from tests.processes import REPO_ROOT, service_with_own_redis
 
 
@@ -31,3 +32,12 @@ def test_liveness_by_default_and_readiness_when_asked_for():
         assert alive.returncode == 0
         assert ready.returncode == 1
         assert "/readyz" in ready.stderr
+
+
+def test_nothing_listening_is_unhealthy_and_says_where():
+    port = free_port()
+
+    result = healthcheck(port)
+
+    assert result.returncode == 1
+    assert f"/healthz on port {port}" in result.stderr

@@ -65,8 +65,12 @@ class FakeDockerDns:
 class Task(BaseHTTPRequestHandler):
     """A backend task that names itself; FAILING_TASK answers 503 like an overloaded service."""
 
+    # The Connection header of every request a task got.
+    connection_headers: list[str | None] = []
+
     def _answer(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.connection_headers.append(self.headers.get("Connection"))
         address = self.server.server_address[0]
         status = 503 if address == FAILING_TASK else 200
         body = json.dumps({"task": address}).encode()
@@ -142,6 +146,17 @@ def test_idempotent_requests_skip_failing_and_dead_tasks(swarm_gateway):
 
     assert [response.status_code for response in responses] == [200] * 30
     assert {response.json()["task"] for response in responses} == {HEALTHY_TASK}
+
+
+def test_each_request_asks_the_task_to_close_its_connection(swarm_gateway):
+    # No upstream pool in swarm mode: a task that keeps the connection open only watches it
+    # until the gateway closes it.
+    Task.connection_headers.clear()
+    requests.get(f"{swarm_gateway.public}/api/customers/", timeout=15)
+    requests.post(f"{swarm_gateway.internal}/api/customers/", json={}, timeout=15)
+
+    assert Task.connection_headers
+    assert set(Task.connection_headers) == {"close"}
 
 
 def test_post_is_retried_only_when_it_never_reached_a_task(swarm_gateway):
