@@ -33,7 +33,7 @@ from common.waiting import WaitTimeout, wait_until
 from ops import cli, credentials, hostports, images
 from ops.bases import BuildError
 from ops.cli import say
-from ops.engine import NAMESPACE_LABEL, Engine, EngineError, Service, Task, local
+from ops.engine import NAMESPACE_LABEL, SERVICE_NAME_LABEL, Engine, EngineError, Service, Task, local
 from ops.gateway_config import PUBLIC_PORT
 from ops.services import API_SERVICES, APP_SERVICES, DJANGO_SERVICES, INFRA_SERVICES
 
@@ -239,7 +239,9 @@ def deploy(
     environment["DOCKER_SOCKET_GID"] = docker_socket_gid(settings, engine=engine)
     https = https_enabled(settings, engine=engine)
     say("gateway: HTTPS on 443, port 80 redirects" if https else "gateway: plain HTTP (no TLS secrets, or --no-https)")
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
     deploy_file(STACK_FILE, stack, environment, engine=engine, overrides=[HTTPS_FILE] if https else [])
+    roll_rebuilt_images(stack, since, engine=engine)
     current = {f"gateway_nginx_{nginx_conf_version()}"}
     if https:
         current.add(f"gateway_https_{https_conf_version()}")
@@ -248,6 +250,34 @@ def deploy(
     if created:
         say(f"new credentials in {credentials.DEFAULT_FILE} (readable by you only); shown once below")
     return found, created
+
+
+def roll_rebuilt_images(stack: str, since: dt.datetime, *, engine: Engine) -> list[str]:
+    """Roll the services whose running containers come from an older build of the image their
+    spec names; their names.
+
+    With no registry, a rebuilt image keeps its tag (demo/customers:v1): the service's spec is the
+    same as before, so `docker stack deploy` leaves the old containers running, and code changed
+    since the last `make up` would silently not be deployed. A forced update replaces the tasks
+    one by one, gated by their healthchecks like any rolling update. A service whose spec changed
+    in this deploy (another tag, a digest from a registry) is already being updated and is left
+    alone; so is an image this engine does not have (pulled by other nodes).
+    """
+    rolled = []
+    for service in stack_services(stack, engine=engine):
+        if service.mode not in ("replicated", "global"):
+            continue
+        if service.template_changed and service.updated_at is not None and service.updated_at >= since:
+            continue
+        image = engine.image(service.image)
+        if image is None:
+            continue
+        running = engine.containers({SERVICE_NAME_LABEL: service.name}, status="running")
+        if any(container.image_id != image.id for container in running):
+            say(f"{service.name}: {service.image} was rebuilt since its tasks started; rolling them onto it")
+            engine.service_update(service.name, force=True)
+            rolled.append(service.name)
+    return rolled
 
 
 # ------------------------------------------------------------------------------

@@ -488,3 +488,29 @@ def test_upgrade_to_unhealthy_image_rolls_back_without_failures(deployed: str, b
     assert versions_seen(deployed, "/api/customers/?limit=1") == {before[0].rsplit(":", 1)[1]}
     failed = [t for t in stack.stack_tasks(service="customers") if t.image == f"demo/customers:{broken_image}"]
     assert failed, "the broken image never ran"
+
+
+# ------------------------------------------------------------------------------
+# 6. `make up` again after a rebuild deploys the new build
+# ------------------------------------------------------------------------------
+def test_deploying_again_rolls_services_whose_image_was_rebuilt_under_its_tag(
+    deployed: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A rebuild without a registry keeps the tag; only the image id changes (here: one label more).
+    context = tmp_path_factory.mktemp("rebuilt")
+    (context / "Dockerfile").write_text(f"FROM demo/products:v1\nLABEL demo.rebuilt={uuid.uuid4().hex}\n")
+    rebuilt = engine.local().build(
+        context=context, dockerfile=context / "Dockerfile", tag="demo/products:v1", build_args={}, output=lambda _: None
+    )
+    assert rebuilt
+    load = start_load(deployed, mix={"products.list": 1})
+    try:
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+        stack.deploy(stack.StackSettings(gateway_port=int(deployed.rsplit(":", 1)[1])))
+        stack.wait_converged(services=["products"], since=since, timeout=300, quiet=True)
+        time.sleep(DNS_REFRESH)
+    finally:
+        report = load.stop()
+    assert_no_failures(report)
+    images = {c.image_id for c in engine.local().containers({SERVICE_NAME_LABEL: "demo_products"}, status="running")}
+    assert images == {rebuilt}
