@@ -18,6 +18,7 @@ def test_a_made_up_method_is_a_json_405_from_the_gateway(gateway, path):
     assert response.status_code == 405
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response.headers["Allow"] == "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
     assert "X-Served-By" not in response.headers
     [line] = gateway.log_lines_for(response.headers["X-Request-ID"])
     assert line["status"] == 405
@@ -30,3 +31,11 @@ def test_the_methods_the_services_answer_still_reach_them(gateway, method):
 
     assert response.status_code == 200
     assert response.headers["X-Served-By"]
+
+
+def test_a_services_own_405_keeps_its_one_allow_header(gateway):
+    response = gateway.request("DELETE", "/api/customers/")
+
+    assert response.status_code == 405
+    assert response.headers["X-Served-By"]
+    assert response.raw.headers.getlist("Allow") == ["GET, POST, HEAD, OPTIONS"]
