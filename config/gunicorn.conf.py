@@ -43,7 +43,7 @@ limit_request_line = 8190
 # No control socket (gunicorn's runtime interface for its `gunicornc` tool: change the worker
 # count, reload, stop). Nothing here uses it; on by default it runs an asyncio server in a thread of
 # the master (about 2.5 MB of unique memory per replica), every master on a host would share one
-# socket path under $HOME, and the image's $HOME is read-only. Workers are managed by the
+# socket path under $HOME, and the image's $HOME is not writable. Workers are managed by the
 # orchestrator (the swarm's replicas, WEB_CONCURRENCY), not at run time.
 control_socket_disable = True
 
