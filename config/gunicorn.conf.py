@@ -40,6 +40,12 @@ secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 # As long as the gateway's own limit (8k), so an over-long URI gets the gateway's JSON 414,
 # not gunicorn's HTML one.
 limit_request_line = 8190
+# No control socket (gunicorn's runtime interface for its `gunicornc` tool: change the worker
+# count, reload, stop). Nothing here uses it; on by default it runs an asyncio server in a thread of
+# the master (about 2.5 MB of unique memory per replica), every master on a host would share one
+# socket path under $HOME, and the image's $HOME is not writable. Workers are managed by the
+# orchestrator (the swarm's replicas, WEB_CONCURRENCY), not at run time.
+control_socket_disable = True
 
 # Metrics from all workers are aggregated through files in this directory (prometheus_client
 # multiprocess mode); it must exist and be empty before the workers start.
