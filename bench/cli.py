@@ -386,8 +386,11 @@ def run_swarm(args: argparse.Namespace, engine: Engine | None) -> dict[str, obje
         "gateway_overhead": gateway_overhead(rows),
         "ratios": ratios(rows),
     }
+    # After the scenarios: what each replica holds once it has served them.
+    size["pss_mb_per_task"] = target.pss_mb()
     print_table({**size, "title": "swarm mode, the stack's own data"})
     print_ratios(size)
+    print(f"unique memory (PSS) per task, master and workers (MB): {json.dumps(size['pss_mb_per_task'])}")
     return size
 
 

@@ -138,12 +138,43 @@ class SwarmTarget:
                 found[task.service.removeprefix(f"{self.stack}_")].append((task.node, task.container_id))
         return found
 
+    def pss_mb(self) -> dict[str, list[float]]:
+        """API service -> unique memory (PSS, MB) of each running task: all its processes (gunicorn's
+        master and workers), read inside the container, where they are the user's own processes."""
+        tasks = self.task_containers()
+        return {
+            name: [_container_pss_mb(self._engine_of(node), container) for node, container in tasks[name]]
+            for name in API_SERVICES
+        }
+
     def cpu_seconds(self, containers: dict[str, list[tuple[str, str]]]) -> dict[str, float]:
         """Service -> CPU time its task containers' cgroups have used so far."""
         return {
             name: sum(self._engine_of(node).container_cpu_seconds(container) for node, container in tasks)
             for name, tasks in containers.items()
         }
+
+
+# Run in a task container by its own python: the sum of every process's Pss but its own.
+_PSS_SCRIPT = (
+    "import glob, os\n"
+    "own = f'/proc/{os.getpid()}/smaps_rollup'\n"
+    "kb = 0\n"
+    "for path in glob.glob('/proc/[0-9]*/smaps_rollup'):\n"
+    "    if path != own:\n"
+    "        try:\n"
+    "            kb += sum(int(line.split()[1]) for line in open(path) if line.startswith('Pss:'))\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "print(kb)\n"
+)
+
+
+def _container_pss_mb(engine: Engine, container: str) -> float:
+    result = engine.exec(container, ["python", "-c", _PSS_SCRIPT])
+    if result.returncode != 0:
+        raise SwarmTargetError(f"reading memory in {container[:12]} failed: {result.stderr.strip()}")
+    return round(int(result.stdout.strip()) / 1024, 1)
 
 
 def connect(

@@ -12,6 +12,7 @@ import pytest
 from bench.swarm import MEASURED_SERVICES
 from ops import engine, stack
 from ops.gateway_config import INTERNAL_PORT
+from ops.services import API_SERVICES
 from tests.swarm.conftest import deployed, gateway_port  # noqa: F401 (the swarm suite's stack)
 
 pytestmark = pytest.mark.swarm
@@ -50,6 +51,13 @@ def test_swarm_mode_reports_every_scenario_from_inside_the_stack(deployed: str, 
     # Through the gateway's internal listener, which the stack does not publish on the host.
     assert rows["customer_get_gateway"]["url"].startswith(f"http://127.0.0.1:{INTERNAL_PORT}/api/customers/")
     assert rows["invoice_create"]["cpu_us_per_request"]["invoices"] > 0
+    # Unique memory of every task of each API, read inside its container.
+    pss = report["swarm"]["pss_mb_per_task"]
+    assert set(pss) == set(API_SERVICES)
+    for name, tasks in pss.items():
+        running = [t for t in stack.stack_tasks(service=name) if t.running]
+        assert len(tasks) == len(running), (name, tasks)
+        assert all(megabytes > 10 for megabytes in tasks), (name, tasks)
     gateway = engine.local().service(f"{stack.STACK}_gateway")
     assert gateway is not None
     assert INTERNAL_PORT not in {port.target for port in gateway.ports}
