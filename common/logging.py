@@ -1,5 +1,6 @@
 """Log records as one JSON object per line, with the current request id when there is one."""
 
+import functools
 import json
 import logging
 import math
@@ -63,14 +64,21 @@ def json_line(entry: dict[str, Any]) -> str:
     return "{" + ", ".join(fields) + "}"
 
 
+@functools.cache
+def _service_and_host() -> tuple[str, str]:
+    """Fixed for the life of the process: read from the settings once, not for every line."""
+    return getattr(settings, "SERVICE_NAME", ""), getattr(settings, "SERVED_BY", "")
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        service, host = _service_and_host()
         entry = {
             "ts": utc_timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "service": getattr(settings, "SERVICE_NAME", ""),
-            "host": getattr(settings, "SERVED_BY", ""),
+            "service": service,
+            "host": host,
             "msg": record.getMessage(),
         }
         request_id = context.request_id.get()
