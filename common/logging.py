@@ -5,7 +5,7 @@ import json
 import logging
 import math
 from datetime import UTC, datetime
-from json.encoder import encode_basestring_ascii
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from django.conf import settings
@@ -43,25 +43,21 @@ def utc_timestamp(created: float) -> str:
     return f"{cached[1]}.{micros // 1000:03d}+00:00"
 
 
-def _json_value(value: Any) -> str:
-    """value as json.dumps(value, default=str) writes it; text and numbers without the encoder."""
-    kind = type(value)
-    if kind is str:
-        return encode_basestring_ascii(value)
-    if kind is int or (kind is float and math.isfinite(value)):
-        return repr(value)
-    return json.dumps(value, default=str)
+# json.dumps(entry, default=str) builds an encoder for every call (and a dict to catch
+# containers that hold themselves); this one is built once.
+_encoder = c_make_encoder(None, str, encode_basestring_ascii, None, ": ", ", ", False, False, True)
 
 
 def json_line(entry: dict[str, Any]) -> str:
-    """json.dumps(entry, default=str), character for character, for a flat dict with str keys.
+    """json.dumps(entry, default=str), character for character, by an encoder made once.
 
-    json.dumps builds a new encoder for every call and formats floats slowly: it was a third of
-    what a request's log line cost, and this a third of that."""
-    if not all(type(key) is str for key in entry):
+    Without the check for containers that hold themselves, such a value recurses until Python
+    stops it; json.dumps then says what it says for it.
+    """
+    try:
+        return "".join(_encoder(entry, 0))
+    except RecursionError:
         return json.dumps(entry, default=str)
-    fields = [f"{encode_basestring_ascii(key)}: {_json_value(value)}" for key, value in entry.items()]
-    return "{" + ", ".join(fields) + "}"
 
 
 @functools.cache

@@ -117,3 +117,13 @@ def test_timestamps_are_datetimes_isoformat_with_milliseconds_for_any_time():
     wrong = [moment for moment in moments if utc_timestamp(moment) != isoformat(moment)]
 
     assert wrong == []
+
+
+def test_a_value_that_holds_itself_fails_as_json_dumps_fails():
+    looped: list = []
+    looped.append(looped)
+
+    with pytest.raises(ValueError, match="Circular reference"):
+        json.dumps({"looped": looped}, default=str)
+    with pytest.raises(ValueError, match="Circular reference"):
+        json_line({"looped": looped})
