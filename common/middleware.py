@@ -5,13 +5,10 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from typing import cast
 
 import redis.exceptions
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.middleware.common import CommonMiddleware
+from django.http import HttpRequest, HttpResponse
 
 from common import context, metrics
 from common.errors import STORAGE_DOWN_MESSAGE, json_error
@@ -78,25 +75,3 @@ class RequestContextMiddleware:
                 "duration_ms": round(seconds * 1000, 2),
             },
         )
-
-
-class ApiCommonMiddleware(CommonMiddleware):
-    """Django's CommonMiddleware as the APIs use it, called as a plain middleware.
-
-    What it gives an API stays, each by Django's own code: the Host check (request.get_host(): a
-    400 for a Host outside ALLOWED_HOSTS or no host at all), the redirect of a 404 path that
-    names something once a slash is appended, and Content-Length (gunicorn would send the
-    response chunked). What the APIs leave at Django's defaults, DISALLOWED_USER_AGENTS and
-    PREPEND_WWW, is checked once here instead of on every request.
-    """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        super().__init__(get_response)
-        if settings.DISALLOWED_USER_AGENTS or settings.PREPEND_WWW:
-            raise ImproperlyConfigured(
-                "DISALLOWED_USER_AGENTS and PREPEND_WWW need django.middleware.common.CommonMiddleware"
-            )
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        request.get_host()
-        return self.process_response(request, cast(HttpResponseBase, self.get_response(request)))

@@ -100,12 +100,11 @@ MIDDLEWARE = [
 # Cross-Origin-Opener-Policy (and HSTS over HTTPS) on every response and drops any copy a
 # service sends: SecurityMiddleware and XFrameOptionsMiddleware would cost every API request
 # headers nobody receives (docker/gateway/nginx.conf, "the gateway owns them").
-# CommonMiddleware's API part without its per-request lookups of settings the APIs never set
-# (common.middleware.ApiCommonMiddleware).
 API_MIDDLEWARE = [
-    "common.middleware.RequestContextMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "common.middleware.ApiCommonMiddleware",
+    name
+    for name in MIDDLEWARE
+    if name
+    not in {"django.middleware.security.SecurityMiddleware", "django.middleware.clickjacking.XFrameOptionsMiddleware"}
 ]
 
 WSGI_APPLICATION = "config.wsgi.application"

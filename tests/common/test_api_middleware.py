@@ -1,4 +1,4 @@
-"""What Django's CommonMiddleware gives the APIs stays: the Host check, Content-Length, the slash redirect."""
+"""What Django's CommonMiddleware gives the APIs: the Host check, Content-Length, the slash redirect."""
 
 import uuid
 
