@@ -29,6 +29,10 @@ def incoming_request_id(request: HttpRequest) -> str:
 class RequestContextMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        # Fixed for the life of the process; each read through django.conf.settings costs a
+        # Python-level attribute lookup on every request.
+        self.served_by = settings.SERVED_BY
+        self.service_version = settings.SERVICE_VERSION
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
@@ -39,8 +43,8 @@ class RequestContextMiddleware:
         finally:
             context.request_id.reset(token)
         response["X-Request-ID"] = request_id
-        response["X-Served-By"] = settings.SERVED_BY
-        response["X-Service-Version"] = settings.SERVICE_VERSION
+        response["X-Served-By"] = self.served_by
+        response["X-Service-Version"] = self.service_version
         self._record(request, response, request_id, time.perf_counter() - started)
         return response
 

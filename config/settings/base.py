@@ -110,6 +110,9 @@ API_MIDDLEWARE = [
 WSGI_APPLICATION = "config.wsgi.application"
 # Business data lives in Redis; no SQL database is used.
 DATABASES: dict = {}
+# django-redis looks this up at the end of every request and, when unset, pays for a missing
+# setting's AttributeError each time. False is its default: the pool keeps its connections.
+DJANGO_REDIS_CLOSE_CONNECTION = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TEMPLATES: list[dict[str, Any]] = [
