@@ -3,10 +3,7 @@
 import functools
 import json
 import logging
-import math
 from datetime import UTC, datetime
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import Any
 
 from django.conf import settings
 
@@ -21,43 +18,8 @@ logging._srcfile = None
 logging.logThreads = False
 logging.logMultiprocessing = False
 
-# The second a timestamp fell in, and its date and time of day as isoformat writes them.
-_formatted_second: tuple[int, str] = (0, datetime.fromtimestamp(0, UTC).replace(tzinfo=None).isoformat())
-
-
-def utc_timestamp(created: float) -> str:
-    """datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"), the same text for
-    every value, with the date and time of day formatted once per second: building a datetime
-    was an eighth of what a request's log line cost. The fraction is rounded to the microsecond
-    half to even first, as datetime does, so 0.9999996 is the next second."""
-    global _formatted_second
-    fraction, whole = math.modf(created)
-    seconds, micros = int(whole), round(fraction * 1e6)
-    if micros >= 1_000_000:
-        seconds, micros = seconds + 1, micros - 1_000_000
-    elif micros < 0:
-        seconds, micros = seconds - 1, micros + 1_000_000
-    cached = _formatted_second
-    if cached[0] != seconds:
-        cached = _formatted_second = (seconds, datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None).isoformat())
-    return f"{cached[1]}.{micros // 1000:03d}+00:00"
-
-
-# json.dumps(entry, default=str) builds an encoder for every call (and a dict to catch
-# containers that hold themselves); this one is built once.
-_encoder = c_make_encoder(None, str, encode_basestring_ascii, None, ": ", ", ", False, False, True)
-
-
-def json_line(entry: dict[str, Any]) -> str:
-    """json.dumps(entry, default=str), character for character, by an encoder made once.
-
-    Without the check for containers that hold themselves, such a value recurses until Python
-    stops it; json.dumps then says what it says for it.
-    """
-    try:
-        return "".join(_encoder(entry, 0))
-    except RecursionError:
-        return json.dumps(entry, default=str)
+# json.dumps(entry, default=str) makes a new encoder for every line; this one is made once.
+_encoder = json.JSONEncoder(default=str)
 
 
 @functools.cache
@@ -70,7 +32,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         service, host = _service_and_host()
         entry = {
-            "ts": utc_timestamp(record.created),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "service": service,
@@ -83,7 +45,7 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json_line(entry)
+        return _encoder.encode(entry)
 
 
 class UncaughtExceptionsOnly(logging.Filter):
