@@ -267,7 +267,7 @@ def roll_rebuilt_images(stack: str, since: dt.datetime, *, engine: Engine) -> li
     for service in stack_services(stack, engine=engine):
         if service.mode not in ("replicated", "global"):
             continue
-        if service.template_changed and service.updated_at is not None and service.updated_at >= since:
+        if _template_changed_since(service, since):
             continue
         image = engine.image(service.image)
         if image is None:
@@ -440,11 +440,14 @@ def _update_pending(service: Service, since: dt.datetime | None) -> bool:
     `docker service update --detach` and `docker stack deploy` return before the rolling update
     starts; until it does, the old tasks look converged.
     """
-    if since is None or service.mode != "replicated" or not service.template_changed:
-        return False
-    if service.updated_at is None or service.updated_at < since:
+    if since is None or service.mode != "replicated" or not _template_changed_since(service, since):
         return False
     return service.update_started_at is None or service.update_started_at < since
+
+
+def _template_changed_since(service: Service, since: dt.datetime) -> bool:
+    """The service's task template was changed (an update asked for) at or after `since`."""
+    return service.template_changed and service.updated_at is not None and service.updated_at >= since
 
 
 def service_states(
