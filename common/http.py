@@ -97,21 +97,27 @@ def _retry(retries: int) -> Retry:
     )
 
 
-def _pool(base_url: str, retry: Retry, timeout: urllib3.Timeout) -> urllib3.PoolManager:
-    """Pooled connections to one base URL: up to 16 kept open, through the environment's proxy
-    for it if there is one (read once: it cannot change for a fixed target while we run).
+def _pool(
+    base_url: str, retry: Retry, timeout: urllib3.Timeout
+) -> tuple[urllib3.HTTPConnectionPool | urllib3.ProxyManager, str]:
+    """Pooled connections to one base URL, up to 16 kept open, and what a call's URL starts with.
+
+    Without a proxy for it in the environment (read once: it cannot change for a fixed target
+    while we run), the connection pool of that one host, to which a call gives only its path: a
+    PoolManager would parse every call's URL again to find the pool it already knows. Through a
+    proxy, urllib3's ProxyManager, which needs the whole URL.
 
     urllib3 directly, not requests on top of it: for calls to our own services requests adds
     nothing we use (cookies, redirects, auth hooks), and its per-call work was about half the
     CPU of a lookup in a profile of invoice POSTs (the closing note of issue 17 has the figures).
     """
     # https is verified against the system's trust store (OpenSSL's, SSL_CERT_FILE included).
-    options: dict[str, Any] = {"num_pools": 2, "maxsize": 16, "retries": retry, "timeout": timeout}
+    options: dict[str, Any] = {"maxsize": 16, "retries": retry, "timeout": timeout}
     parts = urlsplit(base_url)
     proxy = urllib.request.getproxies().get(parts.scheme)
     if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
-        return urllib3.ProxyManager(proxy, **options)
-    return urllib3.PoolManager(**options)
+        return urllib3.ProxyManager(proxy, num_pools=2, **options), base_url
+    return urllib3.connection_from_url(base_url, **options), parts.path.rstrip("/")
 
 
 def _timed_out(error: HTTPError) -> bool:
@@ -147,7 +153,9 @@ class HttpClient:
         self.breaker = breaker
         self.write_token = write_token
         self.headers = {"User-Agent": f"{settings.SERVICE_NAME}/{__version__}", "Accept": "application/json"}
-        self.pool = _pool(self.base_url, _retry(retries), urllib3.Timeout(connect=connect_timeout, read=read_timeout))
+        self.pool, self._url_prefix = _pool(
+            self.base_url, _retry(retries), urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        )
 
     def request(
         self,
@@ -184,7 +192,7 @@ class HttpClient:
             sent_headers["X-Request-ID"] = request_id
         if self.write_token and method not in SAFE_METHODS:
             sent_headers["Authorization"] = f"Bearer {self.write_token}"
-        url = f"{self.base_url}{path}"
+        url = f"{self._url_prefix}{path}"
         if params:
             url += ("&" if "?" in path else "?") + urlencode(params)
         body = None
@@ -195,7 +203,7 @@ class HttpClient:
         outcome = "error"
         try:
             # A redirect is an answer like any other: our services never send one on purpose.
-            raw = self.pool.request(method, url, body=body, headers=sent_headers, redirect=False)
+            raw = self.pool.urlopen(method, url, body=body, headers=sent_headers, redirect=False)
             response = Answer(status_code=raw.status, headers=raw.headers, content=raw.data)
             outcome = str(response.status_code)
         except HTTPError as exc:
