@@ -7,8 +7,8 @@ unchanged; local mode swaps exactly these parts of it:
   DNS names become upstream blocks on 127.0.0.1 with a keepalive pool;
 - the two ``listen`` lines: public ``8080`` and internal ``8081`` become
   127.0.0.1 addresses;
-- in the ``listeners:begin`` / ``listeners:end`` block, the internal port that
-  is exempt from the rate limit, and (with the limit off) the public key, so
+- in the ``listeners:begin`` / ``listeners:end`` block, the internal port (exempt
+  from the rate limit, and without the headers only browsers use), and (with the limit off) the public key, so
   nothing is counted at all.
 
 Everything that decides routing, limits, retries, headers, logs and error
@@ -41,7 +41,7 @@ _LISTENERS_BLOCK = re.compile(
     r"^[ \t]*# --- listeners:begin.*?^[ \t]*# --- listeners:end[^\n]*\n",
     re.MULTILINE | re.DOTALL,
 )
-_UNLIMITED_PORT_LINE = re.compile(rf'^([ \t]*){INTERNAL_PORT}([ \t]+)"";$', re.MULTILINE)
+_INTERNAL_PORT_LINE = re.compile(rf"^([ \t]*){INTERNAL_PORT}([ \t]+)1;$", re.MULTILINE)
 _PUBLIC_KEY_LINE = re.compile(r"^([ \t]*)default([ \t]+)\$binary_remote_addr;$", re.MULTILINE)
 
 TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -93,10 +93,10 @@ def _swap_once(
 
 def _local_listeners(block: str, *, internal_port: int, rate_limit: bool, source: Path) -> str:
     block = _swap_once(
-        _UNLIMITED_PORT_LINE,
-        lambda m: f'{m.group(1)}{internal_port}{m.group(2)}"";',
+        _INTERNAL_PORT_LINE,
+        lambda m: f"{m.group(1)}{internal_port}{m.group(2)}1;",
         block,
-        what=f"'{INTERNAL_PORT} \"\";' line in the listeners block",
+        what=f"'{INTERNAL_PORT} 1;' line in the listeners block",
         source=source,
     )
     if rate_limit:

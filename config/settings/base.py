@@ -97,9 +97,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 # The APIs answer only through the gateway, which sets nosniff, X-Frame-Options, Referrer-Policy,
-# Cross-Origin-Opener-Policy (and HSTS over HTTPS) on every response and drops any copy a
-# service sends: SecurityMiddleware and XFrameOptionsMiddleware would cost every API request
-# headers nobody receives (docker/gateway/nginx.conf, "the gateway owns them").
+# Cross-Origin-Opener-Policy (and HSTS over HTTPS) on every response of its public listener (its
+# internal one serves our services, never a browser) and drops any copy a service sends:
+# SecurityMiddleware and XFrameOptionsMiddleware would cost every API request headers nobody
+# receives (docker/gateway/nginx.conf, "Headers for browsers" and "the gateway owns them").
 API_MIDDLEWARE = [
     name
     for name in MIDDLEWARE

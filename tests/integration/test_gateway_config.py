@@ -41,7 +41,7 @@ def test_local_render_swaps_listeners_and_backends(rate_limit):
 
     assert f"listen {PUBLIC} default_server;" in lines
     assert f"listen {INTERNAL};" in lines
-    assert '18081    "";' in lines
+    assert "18081    1;" in lines
     assert not any("8081" in line and "18081" not in line for line in lines)
     assert not any("resolver" in line or "customers:8000" in line for line in lines)
     assert ("default $binary_remote_addr;" in lines) is rate_limit
@@ -53,7 +53,7 @@ def test_local_render_swaps_listeners_and_backends(rate_limit):
         ("listen 8081;", "listen 8081;"),
         ("listen 8080 default_server;", "listen 8080 default_server;"),
         ("    # --- listeners:begin\n", "listeners:begin/end block"),
-        ('        8081    "";\n', '8081 "";'),
+        ("        8081    1;\n", "8081 1;"),
         ("    # --- backends:end", "backends:begin/end block"),
     ],
 )

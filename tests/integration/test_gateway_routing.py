@@ -114,6 +114,25 @@ def test_security_headers_appear_exactly_once(gateway, path):
     assert headers["Server"] == "nginx"
 
 
+BROWSER_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy")
+
+
+@pytest.mark.parametrize("path", ["/api/customers/", "/api/unknown/", "/"])
+def test_the_internal_listener_sends_no_headers_only_browsers_use(gateway, path):
+    """No browser reaches it; its clients (invoices' lookups, the frontend's API calls) would
+    parse each of these on every answer. The service's own headers and the request id stay."""
+    public = gateway.session.get(gateway.url + path, timeout=15)
+    internal = gateway.session.get(gateway.system.internal_url + path, timeout=15)
+
+    assert public.status_code == internal.status_code
+    for name in BROWSER_HEADERS:
+        assert name in public.headers
+        assert name not in internal.headers
+    assert len(internal.raw.headers.getlist("X-Request-ID")) == 1
+    if path == "/api/customers/":
+        assert internal.headers["X-Served-By"]
+
+
 def test_service_headers_pass_through(gateway):
     response = gateway.get("/api/invoices/")
 

@@ -94,7 +94,7 @@ def swarm_config_for_test(*, listen_port: int, internal_port: int, dns_port: int
         ":8000; }": f":{task_port}; }}",
         "listen 8080 default_server;": f"listen 127.0.0.1:{listen_port} default_server;",
         "listen 8081;": f"listen 127.0.0.1:{internal_port};",
-        '8081    "";': f'{internal_port}    "";',
+        "8081    1;": f"{internal_port}    1;",
         "http {\n": "http {\n" + "".join(f"    {temp}_temp_path temp/{temp};\n" for temp in TEMP_DIRS),
     }
     for old, new in replacements.items():
