@@ -1,39 +1,16 @@
-"""The demo seed, through real services, twice: the second run adds nothing. APIs that do not
-answer are a clear error, not a traceback."""
+"""The demo seed when the APIs do not answer: a clear error, not a traceback. Seeding twice through
+the real gateway is tests/integration/test_seed_demo.py."""
 
 import os
 import subprocess
 import sys
-from typing import Any
 
 import pytest
-import requests
-import urllib3
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from common.management.commands.seed_demo import DEMO_CUSTOMERS, DEMO_PRODUCTS
 from ops.processes import free_port
-from tests.processes import REPO_ROOT, TEST_CREDENTIALS, Gunicorn
-
-
-def test_seed_demo_is_idempotent(live_services: dict[str, Gunicorn], monkeypatch: pytest.MonkeyPatch) -> None:
-    # The seed talks to one base URL (the gateway); here each service answers its own prefix.
-    def routed(self: urllib3.PoolManager, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        service = "products" if "/api/products/" in url else "customers"
-        url = url.replace("http://gateway", live_services[service].url)
-        return original(self, method, url, *args, **kwargs)
-
-    original = urllib3.PoolManager.request
-    monkeypatch.setattr(urllib3.PoolManager, "request", routed)
-
-    call_command("seed_demo", api_url="http://gateway")
-    call_command("seed_demo", api_url="http://gateway")
-
-    products = requests.get(f"{live_services['products'].url}/api/products/?limit=100", timeout=5).json()["results"]
-    customers = requests.get(f"{live_services['customers'].url}/api/customers/?limit=100", timeout=5).json()["results"]
-    assert sorted(p["name"] for p in products) == sorted(name for name, _ in DEMO_PRODUCTS)
-    assert sorted(c["name"] for c in customers) == sorted(name for name, _ in DEMO_CUSTOMERS)
+from tests.processes import REPO_ROOT, TEST_CREDENTIALS
 
 
 def test_seed_demo_fails_clearly_when_the_apis_do_not_answer() -> None:
