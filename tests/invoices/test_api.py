@@ -129,12 +129,16 @@ def test_list_filter_rejects_a_bad_customer_id(api, customer_id):
     assert "customer" in response.json()["error"]["fields"]
 
 
-def test_an_invoice_write_is_one_transaction(api, customer, product, redis_server):
-    """MONITOR shows the hash and both index entries between one MULTI and its EXEC."""
+@pytest.mark.parametrize("key", [None, "one-step-1"])
+def test_an_invoice_write_is_one_script(api, customer, product, redis_server, key):
+    """MONITOR shows one script call, and every write (the hash, both index entries and, with an
+    Idempotency-Key, its claim) made by that script: one atomic step."""
     import redis as redis_lib
 
+    # redis-py loads a script on its first call (EVALSHA, NOSCRIPT, SCRIPT LOAD, EVALSHA): done here.
+    assert issue(api, customer, product).status_code == 201
     monitor_client = redis_lib.Redis.from_url(redis_server.url(), decode_responses=True)
-    commands: list[str] = []
+    commands: list[tuple[str, str]] = []
     ready = threading.Event()
 
     def watch():
@@ -142,18 +146,22 @@ def test_an_invoice_write_is_one_transaction(api, customer, product, redis_serve
             ready.set()
             for event in monitor.listen():
                 if event["db"] == 0:
-                    commands.append(event["command"].split()[0].upper())
-                if commands and commands[-1] == "EXEC":
+                    commands.append((event["client_type"], event["command"].split()[0].upper()))
+                if commands.count(("lua", "ZADD")) == 2:
                     return
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     ready.wait(5)
-    issue(api, customer, product)
+    response = issue(api, customer, product, **({"Idempotency-Key": key} if key else {}))
     watcher.join(5)
 
-    start = commands.index("MULTI")
-    assert commands[start : start + 5] == ["MULTI", "HSET", "ZADD", "ZADD", "EXEC"]
+    assert response.status_code == 201
+    calls = [command for client, command in commands if client != "lua"]
+    in_script = [command for client, command in commands if client == "lua"]
+    assert calls.count("EVALSHA") + calls.count("EVAL") == 1
+    assert not {"HSET", "ZADD", "SET", "MULTI", "EXEC"} & set(calls)
+    assert in_script == (["GET", "SET"] if key else []) + ["HSET", "ZADD", "ZADD"]
 
 
 def test_request_id_is_passed_on_to_customers(api, customer, product, use_live_services):
