@@ -385,6 +385,7 @@ def run_swarm(args: argparse.Namespace, engine: Engine | None) -> dict[str, obje
         "scenarios": rows,
         "gateway_overhead": gateway_overhead(rows),
         "ratios": ratios(rows),
+        "invoice_split": invoice_split(rows),
     }
     # After the scenarios: what each replica holds once it has served them.
     size["pss_mb_per_task"] = target.pss_mb()
@@ -487,6 +488,7 @@ def run_size(n: int, args: argparse.Namespace, system: System) -> dict[str, obje
         "scenarios": rows,
         "gateway_overhead": gateway_overhead(rows),
         "ratios": ratios(rows),
+        "invoice_split": invoice_split(rows),
     }
     print_table(size)
     print_ratios(size)
@@ -500,6 +502,9 @@ def print_ratios(size: dict[str, Any]) -> None:
             f"req/s {ratio['requests_per_second']:.2f}x",
             flush=True,
         )
+    if size["invoice_split"]:
+        parts = ", ".join(f"{name} {part['to_get']:.2f}x" for name, part in size["invoice_split"].items())
+        print(f"invoice_create's server CPU in GETs through the gateway (same run): {parts}", flush=True)
     if size["gateway_overhead"]:
         overhead = size["gateway_overhead"]
         print(
@@ -525,6 +530,26 @@ def ratios(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 "requests_per_second": round(rps / reference_rps, 2),
             }
     return found
+
+
+def invoice_split(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]] | None:
+    """Where an invoice POST's server CPU goes, each part also as a multiple of one GET through the
+    gateway of the same run: the invoices service, the two lookups it makes (the customers and
+    products services answering them) and nginx (the POST and both lookups pass it).
+
+    The lookups are a floor the invoice code cannot lower: with them at about two GETs, the
+    invoice-to-GET ratio can only reach 3.5x if everything else costs under 1.5 GETs.
+    """
+    invoice, get = rows.get("invoice_create"), rows.get("customer_get_gateway")
+    if not invoice or not get or not sum(get["cpu_us_per_request"].values()):
+        return None
+    cpu, get_cpu = invoice["cpu_us_per_request"], sum(get["cpu_us_per_request"].values())
+    parts = {
+        "invoices": cpu.get("invoices", 0),
+        "lookups": sum(us for name, us in cpu.items() if name.startswith(("customers", "products"))),
+        "gateway": cpu.get("gateway", 0),
+    }
+    return {name: {"cpu_us_per_request": us, "to_get": round(us / get_cpu, 2)} for name, us in parts.items()}
 
 
 def gateway_overhead(rows: dict[str, dict[str, object]]) -> dict[str, float] | None:

@@ -250,6 +250,13 @@ return {entries, rows}
 _PAGE_SCRIPT = Script(None, _PAGE_LUA.encode())  # type: ignore[arg-type]
 
 
+def load_scripts(client: redis.Redis) -> None:
+    """Load the stores' scripts into the Redis of ``client``. A call loads its script when Redis
+    does not know it; a batch that only queues calls (bench.seed) cannot."""
+    for script in (_INSERT_SCRIPT, _PAGE_SCRIPT):
+        client.script_load(script.script)
+
+
 def to_row(entity: "DataclassInstance") -> dict[str, str]:
     """A dataclass as Redis hash fields: strings only (ISO datetimes, exact decimals), never pickle."""
     return {field.name: _encode(getattr(entity, field.name)) for field in dataclasses.fields(entity)}

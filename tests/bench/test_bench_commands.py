@@ -70,7 +70,7 @@ def test_inprocess_scenarios_name_real_entities(redis_server) -> None:
 @pytest.mark.integration
 def test_wrk_benchmark_reports_every_scenario_from_real_requests(tmp_path: Path) -> None:
     output = tmp_path / "wrk.json"
-    _run(
+    result = _run(
         "bench",
         "--target", "local",
         "--sizes", "50",
@@ -97,6 +97,10 @@ def test_wrk_benchmark_reports_every_scenario_from_real_requests(tmp_path: Path)
         assert ratio["to"] == CEILING_RATIOS[name]
         assert ratio["cpu"] > 0, (name, ratio)
         assert ratio["requests_per_second"] > 0, (name, ratio)
+    split = size["invoice_split"]
+    assert set(split) == {"invoices", "lookups", "gateway"}
+    assert all(part["cpu_us_per_request"] > 0 and part["to_get"] > 0 for part in split.values()), split
+    assert "invoice_create's server CPU in GETs through the gateway" in result.stdout
     pss = report["pss_mb_per_replica"]
     assert {"customers", "products", "invoices", "bare", "gateway"} <= set(pss)
     assert all(megabytes and megabytes > 0 for megabytes in pss.values()), pss
