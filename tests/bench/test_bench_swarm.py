@@ -18,7 +18,14 @@ from tests.swarm.conftest import deployed, gateway_port  # noqa: F401 (the swarm
 pytestmark = pytest.mark.swarm
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ("customer_get_gateway", "customer_get_direct", "invoice_create")
+# What each scenario must have kept busy. A service off a scenario's path may round to 0 us per
+# request (the gateway during GETs straight to a customers task, say), so only these are asserted.
+ON_PATH = {
+    "customer_get_gateway": {"gateway", "customers"},
+    "customer_get_direct": {"customers"},
+    "invoice_create": {"gateway", "invoices", "customers", "products"},
+}
+SCENARIOS = tuple(ON_PATH)
 
 
 def test_swarm_mode_reports_every_scenario_from_inside_the_stack(deployed: str, tmp_path: Path) -> None:  # noqa: F811
@@ -47,10 +54,9 @@ def test_swarm_mode_reports_every_scenario_from_inside_the_stack(deployed: str, 
         # Light load on a healthy stack: a 4xx/5xx would be a bug (a 429: the rate limit), not slowness.
         assert figures["errors"] == 0, (name, figures)
         assert set(figures["cpu_us_per_request"]) == set(MEASURED_SERVICES), name
-        assert figures["cpu_us_per_request"]["gateway"] > 0, (name, figures)
+        assert all(figures["cpu_us_per_request"][service] > 0 for service in ON_PATH[name]), (name, figures)
     # Through the gateway's internal listener, which the stack does not publish on the host.
     assert rows["customer_get_gateway"]["url"].startswith(f"http://127.0.0.1:{INTERNAL_PORT}/api/customers/")
-    assert rows["invoice_create"]["cpu_us_per_request"]["invoices"] > 0
     # Unique memory of every task of each API, read inside its container.
     pss = report["swarm"]["pss_mb_per_task"]
     assert set(pss) == set(API_SERVICES)
