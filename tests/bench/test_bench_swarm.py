@@ -55,6 +55,10 @@ def test_swarm_mode_reports_every_scenario_from_inside_the_stack(deployed: str, 
         assert figures["errors"] == 0, (name, figures)
         assert set(figures["cpu_us_per_request"]) == set(MEASURED_SERVICES), name
         assert all(figures["cpu_us_per_request"][service] > 0 for service in ON_PATH[name]), (name, figures)
+    # Where an invoice's CPU goes, in GETs through the gateway of this run.
+    split = report["swarm"]["invoice_split"]
+    assert set(split) == {"invoices", "lookups", "gateway"}
+    assert all(part["cpu_us_per_request"] > 0 and part["to_get"] > 0 for part in split.values()), split
     # Through the gateway's internal listener, which the stack does not publish on the host.
     assert rows["customer_get_gateway"]["url"].startswith(f"http://127.0.0.1:{INTERNAL_PORT}/api/customers/")
     # Unique memory of every task of each API, read inside its container.
