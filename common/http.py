@@ -113,11 +113,12 @@ def _pool(
     """
     # https is verified against the system's trust store (OpenSSL's, SSL_CERT_FILE included).
     options: dict[str, Any] = {"maxsize": 16, "retries": retry, "timeout": timeout}
+    base_url = base_url.rstrip("/")
     parts = urlsplit(base_url)
     proxy = urllib.request.getproxies().get(parts.scheme)
     if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
         return urllib3.ProxyManager(proxy, num_pools=2, **options), base_url
-    return urllib3.connection_from_url(base_url, **options), parts.path.rstrip("/")
+    return urllib3.connection_from_url(base_url, **options), parts.path
 
 
 def _timed_out(error: HTTPError) -> bool:
@@ -148,13 +149,12 @@ class HttpClient:
         write_token: str = "",
     ) -> None:
         self.target = target
-        self.base_url = base_url.rstrip("/")
         self.read_timeout = read_timeout
         self.breaker = breaker
         self.write_token = write_token
         self.headers = {"User-Agent": f"{settings.SERVICE_NAME}/{__version__}", "Accept": "application/json"}
         self.pool, self._url_prefix = _pool(
-            self.base_url, _retry(retries), urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+            base_url, _retry(retries), urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         )
 
     def request(
