@@ -8,8 +8,8 @@ unchanged; local mode swaps exactly these parts of it:
 - the two ``listen`` lines: public ``8080`` and internal ``8081`` become
   127.0.0.1 addresses;
 - in the ``listeners:begin`` / ``listeners:end`` block, the internal port (exempt
-  from the rate limit, and without the headers only browsers use), and (with the limit off) the public key, so
-  nothing is counted at all.
+  from the rate limit, and without the headers only browsers use), and (with
+  the limit off) the public key, so nothing is counted at all.
 
 Everything that decides routing, limits, retries, headers, logs and error
 bodies is shared. Each swap must match exactly once, or rendering fails.
